@@ -1,0 +1,133 @@
+// Assembles the simulator: controller, fault injector, rate limiter, metadata routes (per VM
+// and default), control API and OpenAPI document, on one Fastify server.
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { LoggerOptions } from 'pino';
+import { parseDuration } from '../core/time.js';
+import { azureMetadataRoutes, type MetadataContext } from './azure-metadata.js';
+import { controlRoutes, type ControlContext } from './control-api.js';
+import { Controller, type ApprovalMode } from './controller.js';
+import { FaultInjector } from './faults.js';
+import { SimError } from './fleet.js';
+import { RateLimiter } from './rate-limit.js';
+import { RequestLog } from './request-log.js';
+import { ScenarioPlayer } from './scenario.js';
+
+export interface SimulatorOptions {
+  timeScale?: number;
+  /** Requests per second per VM before 429; 0 = off. Default 5, as IMDS. */
+  rateLimit?: number;
+  etag?: boolean;
+  /** First-call delay of Scheduled Events per VM (cloud time). Off by default. */
+  enableDelay?: string | number;
+  defaultVm?: string;
+  defaultApproval?: ApprovalMode;
+  logger?: boolean | LoggerOptions;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface Simulator {
+  app: FastifyInstance;
+  controller: Controller;
+  faults: FaultInjector;
+  player: ScenarioPlayer;
+  context: ControlContext;
+  listen(port?: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function createSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const controller = new Controller({
+    now: options.now,
+    timeScale: options.timeScale,
+    defaultApproval: options.defaultApproval,
+  });
+  const faults = new FaultInjector(options.random);
+  const closing = new AbortController();
+  const metadata: MetadataContext = {
+    controller,
+    faults,
+    limiter: new RateLimiter(options.rateLimit ?? 5, controller.now),
+    log: new RequestLog(),
+    etag: options.etag ?? false,
+    enableDelayMs: options.enableDelay === undefined ? 0 : parseDuration(options.enableDelay),
+    defaultVm: options.defaultVm,
+    closing: closing.signal,
+  };
+  const player = new ScenarioPlayer(controller, faults);
+  const context: ControlContext = Object.assign(metadata, { player });
+
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Agents poll every second: per-request logs would drown the events worth reading.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof SimError) return reply.code(err.statusCode).send({ error: reasonOf(err.statusCode), message: err.message });
+    if (err.validation) {
+      const v = err.validation[0];
+      const extra = (v?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
+      const where = `${err.validationContext ?? 'request'}${v?.instancePath ?? ''}`;
+      const message = extra ? `${where}: unknown field ${JSON.stringify(extra)}` : `${where}: ${v?.message ?? err.message}`;
+      return reply.code(400).send({ error: 'Bad Request', message });
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 500) request.log.error({ err }, 'simulator error');
+    return reply.code(status).send({ error: reasonOf(status), message: status >= 500 ? 'internal error' : err.message });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'forewarn simulator control API',
+        version: '1',
+        description: 'Drive the simulated cloud. Metadata endpoints are documented in docs/simulator.md.',
+      },
+    },
+  });
+  await app.register(azureMetadataRoutes(metadata));
+  await app.register(azureMetadataRoutes(metadata), { prefix: '/vm/:vm' });
+  await app.register(controlRoutes(context), { prefix: '/sim' });
+  app.get('/sim/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.addHook('preClose', async () => {
+    closing.abort();
+    controller.stop();
+    player.stop();
+  });
+
+  controller.on('activity', (a, reason: string) =>
+    app.log.info({ eventId: a.eventId, type: a.type, status: a.status, resources: a.resources, reason }, 'event'),
+  );
+
+  return {
+    app,
+    controller,
+    faults,
+    player,
+    context,
+    async listen(port = 0, host = '127.0.0.1') {
+      await app.listen({ port, host });
+      const address = app.server.address();
+      if (!address || typeof address === 'string') throw new Error('simulator has no TCP address');
+      return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+    },
+    async close() {
+      await app.close();
+    },
+  };
+}
+
+function reasonOf(status: number): string {
+  return (
+    { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type' }[
+      status
+    ] ?? (status >= 500 ? 'Internal Server Error' : 'Error')
+  );
+}
