@@ -23,7 +23,9 @@ function print(value: unknown): void {
 }
 
 function urlOption(): Option {
-  return new Option('--url <url>', 'simulator base URL').env('FOREWARN_SIM_URL').default(`http://127.0.0.1:${DEFAULT_PORT}`);
+  return new Option('--url <url>', 'simulator base URL')
+    .env('FOREWARN_SIM_URL')
+    .default(`http://127.0.0.1:${DEFAULT_PORT}`);
 }
 
 function eventTable(events: EventRow[]): string {
@@ -36,9 +38,18 @@ function eventTable(events: EventRow[]): string {
 function serveCommand(): Command {
   return new Command('serve')
     .description('serve per-VM metadata endpoints and the control API (the default subcommand)')
-    .addOption(new Option('-p, --port <port>', 'TCP port').env('FOREWARN_SIM_PORT').default(DEFAULT_PORT).argParser(integer(0, 65535)))
+    .addOption(
+      new Option('-p, --port <port>', 'TCP port')
+        .env('FOREWARN_SIM_PORT')
+        .default(DEFAULT_PORT)
+        .argParser(integer(0, 65535)),
+    )
     .addOption(new Option('--host <host>', 'address to bind').env('FOREWARN_SIM_HOST').default('127.0.0.1'))
-    .addOption(new Option('-s, --scenario <file>', 'YAML scenario to load and play at start').env('FOREWARN_SIM_SCENARIO'))
+    .addOption(
+      new Option('-s, --scenario <file>', 'YAML scenario to load and play at start').env(
+        'FOREWARN_SIM_SCENARIO',
+      ),
+    )
     .addOption(
       new Option('-t, --time-scale <n>', 'run cloud time this many times faster (60: 15 min notice in 15 s)')
         .env('FOREWARN_SIM_TIME_SCALE')
@@ -52,11 +63,19 @@ function serveCommand(): Command {
     )
     .addOption(new Option('--etag', 'send ETag and answer If-None-Match with 304').env('FOREWARN_SIM_ETAG'))
     .addOption(
-      new Option('--enable-delay <duration>', "first Scheduled Events call per VM waits this long (cloud time), e.g. '2m'")
+      new Option(
+        '--enable-delay <duration>',
+        "first Scheduled Events call per VM waits this long (cloud time), e.g. '2m'",
+      )
         .env('FOREWARN_SIM_ENABLE_DELAY')
         .argParser(duration),
     )
-    .addOption(new Option('--default-vm <name>', 'VM served on the unprefixed /metadata paths (default: the first)').env('FOREWARN_SIM_DEFAULT_VM'))
+    .addOption(
+      new Option(
+        '--default-vm <name>',
+        'VM served on the unprefixed /metadata paths (default: the first)',
+      ).env('FOREWARN_SIM_DEFAULT_VM'),
+    )
     .addOption(
       new Option('--log-level <level>', 'log level')
         .env('FOREWARN_LOG_LEVEL')
@@ -113,7 +132,10 @@ function eventCommand(): Command {
     .option('--source <source>', 'Platform | User', 'Platform')
     .option('--description <text>', 'Description')
     .option('--host-failure', 'publish it already Started, as on an actual host failure')
-    .option('--approval <mode>', "'any': one VM's approval starts it (Azure); 'all': every affected VM must approve")
+    .option(
+      '--approval <mode>',
+      "'any': one VM's approval starts it (Azure); 'all': every affected VM must approve",
+    )
     .addOption(urlOption())
     .action(async (o) => {
       const targets = Object.fromEntries(
@@ -153,20 +175,30 @@ function eventCommand(): Command {
     .option('--json', 'print JSON')
     .addOption(urlOption())
     .action(async (o) => {
-      const q = new URLSearchParams(Object.entries({ status: o.status, vm: o.vm }).filter(([, v]) => v) as [string, string][]);
-      const res = (await callJson(o.url, 'GET', `sim/events${q.size ? `?${q}` : ''}`)) as { events: EventRow[] };
+      const q = new URLSearchParams(
+        Object.entries({ status: o.status, vm: o.vm }).filter(([, v]) => v) as [string, string][],
+      );
+      const res = (await callJson(o.url, 'GET', `sim/events${q.size ? `?${q}` : ''}`)) as {
+        events: EventRow[];
+      };
       if (o.json) print(res);
       else process.stdout.write(`${eventTable(res.events)}\n`);
     });
-  event.command('show <id>').description('one event with its history').addOption(urlOption()).action(async (id, o) => {
-    print(await callJson(o.url, 'GET', `sim/events/${encodeURIComponent(id)}`));
-  });
+  event
+    .command('show <id>')
+    .description('one event with its history')
+    .addOption(urlOption())
+    .action(async (id, o) => {
+      print(await callJson(o.url, 'GET', `sim/events/${encodeURIComponent(id)}`));
+    });
   for (const verb of ['start', 'complete', 'cancel'] as const) {
     event
       .command(`${verb} <id>`)
       .description(`${verb} an event now`)
       .addOption(urlOption())
-      .action(async (id, o) => print(await callJson(o.url, 'POST', `sim/events/${encodeURIComponent(id)}/${verb}`)));
+      .action(async (id, o) =>
+        print(await callJson(o.url, 'POST', `sim/events/${encodeURIComponent(id)}/${verb}`)),
+      );
   }
   event
     .command('reschedule <id>')
@@ -175,20 +207,28 @@ function eventCommand(): Command {
     .option('--not-before <iso>', 'new absolute NotBefore')
     .addOption(urlOption())
     .action(async (id, o) =>
-      print(await callJson(o.url, 'POST', `sim/events/${encodeURIComponent(id)}/reschedule`, { notice: o.in, notBefore: o.notBefore })),
+      print(
+        await callJson(o.url, 'POST', `sim/events/${encodeURIComponent(id)}/reschedule`, {
+          notice: o.in,
+          notBefore: o.notBefore,
+        }),
+      ),
     );
   return event;
 }
 
 function vmCommand(): Command {
   const vm = new Command('vm').description('manage the simulated fleet');
-  vm.command('list').option('--json', 'print JSON').addOption(urlOption()).action(async (o) => {
-    const res = (await callJson(o.url, 'GET', 'sim/vms')) as { vms: Record<string, unknown>[] };
-    if (o.json) return print(res);
-    process.stdout.write(
-      `${table(res.vms, ['name', 'pool', 'availabilitySet', 'scaleSet', 'zone', 'faultDomain', 'updateDomain', 'id'])}\n`,
-    );
-  });
+  vm.command('list')
+    .option('--json', 'print JSON')
+    .addOption(urlOption())
+    .action(async (o) => {
+      const res = (await callJson(o.url, 'GET', 'sim/vms')) as { vms: Record<string, unknown>[] };
+      if (o.json) return print(res);
+      process.stdout.write(
+        `${table(res.vms, ['name', 'pool', 'availabilitySet', 'scaleSet', 'zone', 'faultDomain', 'updateDomain', 'id'])}\n`,
+      );
+    });
   vm.command('create <name>')
     .option('--pool <pool>')
     .option('--availability-set <name>')
@@ -202,16 +242,25 @@ function vmCommand(): Command {
       const { url, tag, ...rest } = o;
       print(await callJson(url, 'POST', 'sim/vms', { name, ...rest, ...(tag ? { tags: tag } : {}) }));
     });
-  vm.command('delete <name>').addOption(urlOption()).action(async (name, o) => {
-    print(await callJson(o.url, 'DELETE', `sim/vms/${encodeURIComponent(name)}`));
-  });
+  vm.command('delete <name>')
+    .addOption(urlOption())
+    .action(async (name, o) => {
+      print(await callJson(o.url, 'DELETE', `sim/vms/${encodeURIComponent(name)}`));
+    });
   for (const verb of ['reboot', 'redeploy'] as const) {
     vm.command(`${verb} <name>`)
       .description(`user-initiated ${verb}, like the portal's button`)
       .option('--in <duration>', 'notice, cloud time', duration)
       .addOption(urlOption())
       .action(async (name, o) =>
-        print(await callJson(o.url, 'POST', `sim/vms/${encodeURIComponent(name)}/${verb}`, o.in ? { notice: o.in } : {})),
+        print(
+          await callJson(
+            o.url,
+            'POST',
+            `sim/vms/${encodeURIComponent(name)}/${verb}`,
+            o.in ? { notice: o.in } : {},
+          ),
+        ),
       );
   }
   return vm;
@@ -223,7 +272,11 @@ function faultCommand(): Command {
     .command('set')
     .option('--vm <name>', 'only this VM (its faults replace the global ones)')
     .option('--error-rate <r>', 'answer with --error-status at this rate (0..1)', rate)
-    .option('--error-status <code>', 'status for injected errors (default 500; 410, 503 …)', integer(400, 599))
+    .option(
+      '--error-status <code>',
+      'status for injected errors (default 500; 410, 503 …)',
+      integer(400, 599),
+    )
     .option('--latency <ms>', 'added delay in ms', integer(0, 600_000))
     .option('--hang-rate <r>', 'hold responses at this rate', rate)
     .option('--hang <ms>', 'how long a held response waits (default 120000)', integer(0, 3_600_000))
@@ -250,32 +303,65 @@ function faultCommand(): Command {
           endpoints: o.endpoints,
         }).filter(([, v]) => v !== undefined),
       );
-      print(await callJson(o.url, 'PUT', o.vm ? `sim/vms/${encodeURIComponent(o.vm)}/faults` : 'sim/faults', spec));
+      print(
+        await callJson(
+          o.url,
+          'PUT',
+          o.vm ? `sim/vms/${encodeURIComponent(o.vm)}/faults` : 'sim/faults',
+          spec,
+        ),
+      );
     });
-  fault.command('clear').option('--vm <name>', 'only this VM').addOption(urlOption()).action(async (o) => {
-    print(await callJson(o.url, 'DELETE', o.vm ? `sim/vms/${encodeURIComponent(o.vm)}/faults` : 'sim/faults'));
-  });
-  fault.command('show').addOption(urlOption()).action(async (o) => print(await callJson(o.url, 'GET', 'sim/faults')));
+  fault
+    .command('clear')
+    .option('--vm <name>', 'only this VM')
+    .addOption(urlOption())
+    .action(async (o) => {
+      print(
+        await callJson(o.url, 'DELETE', o.vm ? `sim/vms/${encodeURIComponent(o.vm)}/faults` : 'sim/faults'),
+      );
+    });
+  fault
+    .command('show')
+    .addOption(urlOption())
+    .action(async (o) => print(await callJson(o.url, 'GET', 'sim/faults')));
   return fault;
 }
 
 export function simCommand(): Command {
-  const sim = new Command('sim').description('the cloud simulator: per-VM metadata services and a control API');
+  const sim = new Command('sim').description(
+    'the cloud simulator: per-VM metadata services and a control API',
+  );
   sim.addCommand(serveCommand(), { isDefault: true });
   sim.addCommand(eventCommand());
   sim.addCommand(vmCommand());
   sim.addCommand(faultCommand());
   const scenario = sim.command('scenario').description('play scenario files');
-  scenario.command('play <file>').description('load a YAML scenario into a running simulator').addOption(urlOption()).action(async (file, o) => {
-    print(await callJson(o.url, 'POST', 'sim/scenario', await readScenarioFile(file)));
-  });
-  scenario.command('status').addOption(urlOption()).action(async (o) => print(await callJson(o.url, 'GET', 'sim/scenario')));
+  scenario
+    .command('play <file>')
+    .description('load a YAML scenario into a running simulator')
+    .addOption(urlOption())
+    .action(async (file, o) => {
+      print(await callJson(o.url, 'POST', 'sim/scenario', await readScenarioFile(file)));
+    });
+  scenario
+    .command('status')
+    .addOption(urlOption())
+    .action(async (o) => print(await callJson(o.url, 'GET', 'sim/scenario')));
   sim
     .command('approvals')
     .description('StartRequests the simulator received')
     .option('--event <id>', 'only this event')
     .addOption(urlOption())
-    .action(async (o) => print(await callJson(o.url, 'GET', `sim/approvals${o.event ? `?event=${encodeURIComponent(o.event)}` : ''}`)));
+    .action(async (o) =>
+      print(
+        await callJson(
+          o.url,
+          'GET',
+          `sim/approvals${o.event ? `?event=${encodeURIComponent(o.event)}` : ''}`,
+        ),
+      ),
+    );
   sim
     .command('requests')
     .description('recent metadata requests')
@@ -303,7 +389,14 @@ export function simCommand(): Command {
           enableDelay: o.enableDelay,
         }).filter(([, v]) => v !== undefined),
       );
-      print(await callJson(o.url, Object.keys(body).length ? 'PATCH' : 'GET', 'sim/config', Object.keys(body).length ? body : undefined));
+      print(
+        await callJson(
+          o.url,
+          Object.keys(body).length ? 'PATCH' : 'GET',
+          'sim/config',
+          Object.keys(body).length ? body : undefined,
+        ),
+      );
     });
   sim
     .command('reset')

@@ -15,7 +15,16 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
 /** Date.UTC that rejects out-of-range fields instead of rolling them over (31 Feb → 3 Mar). */
-function strictUtc(input: unknown, y: number, mo: number, d: number, h: number, mi: number, s: number, ms = 0) {
+function strictUtc(
+  input: unknown,
+  y: number,
+  mo: number,
+  d: number,
+  h: number,
+  mi: number,
+  s: number,
+  ms = 0,
+) {
   const t = Date.UTC(y, mo, d, h, mi, s, ms);
   const back = new Date(t);
   if (
@@ -97,7 +106,8 @@ export function toIso(ms: number): string {
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const SHORT = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
 const SHORT_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
-const ISO_DURATION = /^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
+const ISO_DURATION =
+  /^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
 
 /**
  * Parses a duration into milliseconds: a number of seconds, `90s`, `15m`, `1h30m`, `250ms`, or
@@ -105,10 +115,12 @@ const ISO_DURATION = /^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:
  */
 export function parseDuration(input: string | number): number {
   if (typeof input === 'number') {
-    if (!Number.isFinite(input) || input < 0) throw new TimeFormatError(input, 'a non-negative number of seconds');
+    if (!Number.isFinite(input) || input < 0)
+      throw new TimeFormatError(input, 'a non-negative number of seconds');
     return Math.round(input * 1000);
   }
-  if (typeof input !== 'string') throw new TimeFormatError(input, "a duration such as '90s', '15m' or 'PT5M'");
+  if (typeof input !== 'string')
+    throw new TimeFormatError(input, "a duration such as '90s', '15m' or 'PT5M'");
   const s = input.trim();
   if (SHORT.test(s)) {
     let total = 0;

@@ -40,7 +40,8 @@ const ERR = {
   header: 'Bad request. Required metadata header not specified',
   forwarded: 'Bad request. X-Forwarded-For header is not allowed',
   duplicate: 'Bad request. Query parameters must not be duplicated',
-  version: 'Bad request. api-version is invalid or was not specified in the request. For more information refer to aka.ms/azureimds',
+  version:
+    'Bad request. api-version is invalid or was not specified in the request. For more information refer to aka.ms/azureimds',
   body: 'Bad request. The request body must be JSON: {"StartRequests":[{"EventId":"<id>"}]}',
   throttled: 'Too many requests',
   notFound: 'Not found',
@@ -69,7 +70,9 @@ export function azureMetadataRoutes(ctx: MetadataContext) {
     // Clients differ in what Content-Type they send with StartRequests (curl -d sends a form type):
     // take every body as text and judge the JSON ourselves.
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+    app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) =>
+      done(null, body),
+    );
 
     app.addHook('onResponse', async (request, reply) => {
       const s = served.get(request);
@@ -91,10 +94,13 @@ export function azureMetadataRoutes(ctx: MetadataContext) {
       reply: FastifyReply,
       endpoint: Endpoint,
     ): Promise<{ vm: SimVm; fault: FaultDecision } | undefined> => {
-      const name = (request.params as { vm?: string }).vm ?? ctx.defaultVm ?? ctx.controller.fleet.first()?.name;
+      const name =
+        (request.params as { vm?: string }).vm ?? ctx.defaultVm ?? ctx.controller.fleet.first()?.name;
       const vm = name ? ctx.controller.fleet.get(name) : undefined;
       if (!vm) {
-        void reply.code(404).send({ error: `Not found. The simulator has no VM named ${JSON.stringify(name ?? '')}` });
+        void reply
+          .code(404)
+          .send({ error: `Not found. The simulator has no VM named ${JSON.stringify(name ?? '')}` });
         return undefined;
       }
       const record: Served = { vm: vm.name };
@@ -108,7 +114,9 @@ export function azureMetadataRoutes(ctx: MetadataContext) {
       const wait = fault.latencyMs + (fault.hangMs ?? 0);
       if (wait > 0) await pause(wait, ctx.closing, reply);
       if (fault.errorStatus) {
-        void reply.code(fault.errorStatus).send({ error: STATUS_TEXT[fault.errorStatus] ?? 'Injected failure' });
+        void reply
+          .code(fault.errorStatus)
+          .send({ error: STATUS_TEXT[fault.errorStatus] ?? 'Injected failure' });
         return undefined;
       }
       return { vm, fault };
@@ -135,7 +143,8 @@ export function azureMetadataRoutes(ctx: MetadataContext) {
       }
       if (!enabled.has(vm.name)) {
         enabled.add(vm.name);
-        if (ctx.enableDelayMs > 0) await pause(ctx.enableDelayMs / ctx.controller.timeScale, ctx.closing, reply);
+        if (ctx.enableDelayMs > 0)
+          await pause(ctx.enableDelayMs / ctx.controller.timeScale, ctx.closing, reply);
       }
       if (request.method === 'POST') {
         const ids = parseStartRequests(request.body);
@@ -145,7 +154,8 @@ export function azureMetadataRoutes(ctx: MetadataContext) {
       }
       const activities = fault.vanish ? [] : ctx.controller.visibleTo(vm.name);
       let incarnation = ctx.controller.incarnation(vm.name);
-      if (fault.incarnationBackwards) incarnation = Math.max(0, incarnation - 1 - Math.floor(incarnation / 2));
+      if (fault.incarnationBackwards)
+        incarnation = Math.max(0, incarnation - 1 - Math.floor(incarnation / 2));
       const doc = renderScheduledEvents(activities, incarnation, version);
       if (ctx.etag) {
         const tag = `"${doc.DocumentIncarnation}-${version.version}"`;
@@ -247,11 +257,13 @@ export function parseStartRequests(body: unknown): string[] | undefined {
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
   const { StartRequests: requests, DocumentIncarnation: incarnation } = parsed as Record<string, unknown>;
-  if (incarnation !== undefined && typeof incarnation !== 'number' && typeof incarnation !== 'string') return undefined;
+  if (incarnation !== undefined && typeof incarnation !== 'number' && typeof incarnation !== 'string')
+    return undefined;
   if (!Array.isArray(requests) || requests.length === 0) return undefined;
   const ids: string[] = [];
   for (const r of requests) {
-    if (r === null || typeof r !== 'object' || typeof (r as { EventId?: unknown }).EventId !== 'string') return undefined;
+    if (r === null || typeof r !== 'object' || typeof (r as { EventId?: unknown }).EventId !== 'string')
+      return undefined;
     const id = (r as { EventId: string }).EventId.trim();
     if (!id) return undefined;
     ids.push(id);

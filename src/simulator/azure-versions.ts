@@ -2,7 +2,13 @@
 // and which fields a document carries. Events of a type the version does not know are hidden.
 
 export type AzureEventType = 'Freeze' | 'Reboot' | 'Redeploy' | 'Preempt' | 'Terminate';
-export const AZURE_EVENT_TYPES: readonly AzureEventType[] = ['Freeze', 'Reboot', 'Redeploy', 'Preempt', 'Terminate'];
+export const AZURE_EVENT_TYPES: readonly AzureEventType[] = [
+  'Freeze',
+  'Reboot',
+  'Redeploy',
+  'Preempt',
+  'Terminate',
+];
 
 export interface ScheduledEventsVersion {
   version: string;

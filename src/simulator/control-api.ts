@@ -72,7 +72,10 @@ export function controlRoutes(ctx: ControlContext) {
     app.get('/config', { schema: { tags } }, async () => config());
     app.patch('/config', { schema: { tags, body: ConfigBody } }, async (req) => {
       // Validate every field before applying any.
-      const enableDelay = req.body.enableDelay === undefined ? undefined : c.scaled(req.body.enableDelay, 'enableDelay') * c.timeScale;
+      const enableDelay =
+        req.body.enableDelay === undefined
+          ? undefined
+          : c.scaled(req.body.enableDelay, 'enableDelay') * c.timeScale;
       if (req.body.timeScale !== undefined) c.timeScale = req.body.timeScale;
       if (req.body.rateLimit !== undefined) ctx.limiter.limit = req.body.rateLimit;
       if (req.body.etag !== undefined) ctx.etag = req.body.etag;
@@ -81,8 +84,12 @@ export function controlRoutes(ctx: ControlContext) {
     });
 
     app.get('/vms', { schema: { tags } }, async () => ({ vms: c.fleet.list() }));
-    app.post('/vms', { schema: { tags, body: VmInput } }, async (req, reply) => reply.code(201).send(c.fleet.add(req.body)));
-    app.get('/vms/:name', { schema: { tags, params: NameParam } }, async (req) => c.fleet.require(req.params.name));
+    app.post('/vms', { schema: { tags, body: VmInput } }, async (req, reply) =>
+      reply.code(201).send(c.fleet.add(req.body)),
+    );
+    app.get('/vms/:name', { schema: { tags, params: NameParam } }, async (req) =>
+      c.fleet.require(req.params.name),
+    );
     app.delete('/vms/:name', { schema: { tags, params: NameParam } }, async (req) => {
       const vm = c.fleet.require(req.params.name);
       c.removeVm(vm.name);
@@ -95,7 +102,10 @@ export function controlRoutes(ctx: ControlContext) {
         schema: {
           tags,
           params: NameParam,
-          querystring: Type.Object({ 'api-version': Type.Optional(Type.String()) }, { additionalProperties: false }),
+          querystring: Type.Object(
+            { 'api-version': Type.Optional(Type.String()) },
+            { additionalProperties: false },
+          ),
           description: 'What the VM would read from Scheduled Events now, without faults or rate limits.',
         },
       },
@@ -120,7 +130,8 @@ export function controlRoutes(ctx: ControlContext) {
             description: `A user-initiated ${type} (portal/CLI): EventSource User, waits for approval or NotBefore.`,
           },
         },
-        async (req, reply) => reply.code(201).send(activityView(c.userAction(req.params.name, type, req.body?.notice))),
+        async (req, reply) =>
+          reply.code(201).send(activityView(c.userAction(req.params.name, type, req.body?.notice))),
       );
     }
 
@@ -130,7 +141,10 @@ export function controlRoutes(ctx: ControlContext) {
         schema: {
           tags,
           querystring: Type.Object(
-            { status: Type.Optional(Type.Union(STATUSES.map((s) => Type.Literal(s)))), vm: Type.Optional(Type.String()) },
+            {
+              status: Type.Optional(Type.Union(STATUSES.map((s) => Type.Literal(s)))),
+              vm: Type.Optional(Type.String()),
+            },
             { additionalProperties: false },
           ),
         },
@@ -144,18 +158,29 @@ export function controlRoutes(ctx: ControlContext) {
       c.advance();
       return activityView(c.get(req.params.id));
     });
-    app.post('/events/:id/start', { schema: { tags, params: IdParam } }, async (req) => activityView(c.start(req.params.id)));
+    app.post('/events/:id/start', { schema: { tags, params: IdParam } }, async (req) =>
+      activityView(c.start(req.params.id)),
+    );
     app.post('/events/:id/complete', { schema: { tags, params: IdParam } }, async (req) =>
       activityView(c.complete(req.params.id)),
     );
-    app.post('/events/:id/cancel', { schema: { tags, params: IdParam } }, async (req) => activityView(c.cancel(req.params.id)));
-    app.post('/events/:id/reschedule', { schema: { tags, params: IdParam, body: RescheduleBody } }, async (req) =>
-      activityView(c.reschedule(req.params.id, req.body)),
+    app.post('/events/:id/cancel', { schema: { tags, params: IdParam } }, async (req) =>
+      activityView(c.cancel(req.params.id)),
+    );
+    app.post(
+      '/events/:id/reschedule',
+      { schema: { tags, params: IdParam, body: RescheduleBody } },
+      async (req) => activityView(c.reschedule(req.params.id, req.body)),
     );
 
     app.get(
       '/approvals',
-      { schema: { tags, querystring: Type.Object({ event: Type.Optional(Type.String()) }, { additionalProperties: false }) } },
+      {
+        schema: {
+          tags,
+          querystring: Type.Object({ event: Type.Optional(Type.String()) }, { additionalProperties: false }),
+        },
+      },
       async (req) => ({ approvals: c.approvals(req.query.event) }),
     );
     app.get(
@@ -164,12 +189,20 @@ export function controlRoutes(ctx: ControlContext) {
         schema: {
           tags,
           querystring: Type.Object(
-            { vm: Type.Optional(Type.String()), limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,4}$' })) },
+            {
+              vm: Type.Optional(Type.String()),
+              limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,4}$' })),
+            },
             { additionalProperties: false },
           ),
         },
       },
-      async (req) => ({ requests: ctx.log.list({ vm: req.query.vm, limit: req.query.limit ? Number(req.query.limit) : undefined }) }),
+      async (req) => ({
+        requests: ctx.log.list({
+          vm: req.query.vm,
+          limit: req.query.limit ? Number(req.query.limit) : undefined,
+        }),
+      }),
     );
 
     app.get('/faults', { schema: { tags } }, async () => ctx.faults.all());

@@ -121,7 +121,10 @@ export class Controller extends EventEmitter {
   schedule(input: ScheduleInput): Activity[] {
     const type = AZURE_EVENT_TYPES.find((t) => t === input.type);
     if (!type) {
-      throw new SimError(400, `type: unknown event type ${JSON.stringify(input.type)}; one of ${AZURE_EVENT_TYPES.join(', ')}`);
+      throw new SimError(
+        400,
+        `type: unknown event type ${JSON.stringify(input.type)}; one of ${AZURE_EVENT_TYPES.join(', ')}`,
+      );
     }
     const timing = DEFAULT_TIMING[type];
     const now = this.now();
@@ -132,10 +135,14 @@ export class Controller extends EventEmitter {
         throw new SimError(400, `notBefore: ${JSON.stringify(input.notBefore)} is not an ISO 8601 time`);
       }
     } else {
-      notBefore = now + (input.notice === undefined ? timing.noticeMs / this.scale : this.scaled(input.notice, 'notice'));
+      notBefore =
+        now +
+        (input.notice === undefined ? timing.noticeMs / this.scale : this.scaled(input.notice, 'notice'));
     }
     const startedForMs =
-      input.startedFor === undefined ? timing.startedForMs / this.scale : this.scaled(input.startedFor, 'startedFor');
+      input.startedFor === undefined
+        ? timing.startedForMs / this.scale
+        : this.scaled(input.startedFor, 'startedFor');
     const duration = input.durationSeconds ?? timing.durationSeconds;
     if (!Number.isInteger(duration) || duration < -1) {
       throw new SimError(400, 'durationSeconds: must be an integer >= -1 (-1 unknown, 0 no impact)');
@@ -215,7 +222,10 @@ export class Controller extends EventEmitter {
     const a = this.get(eventId);
     this.advance();
     if (a.status !== 'Started') {
-      throw new SimError(409, `event ${a.eventId} is ${a.status}; only a Started event completes (cancel a Scheduled one)`);
+      throw new SimError(
+        409,
+        `event ${a.eventId} is ${a.status}; only a Started event completes (cancel a Scheduled one)`,
+      );
     }
     this.transition(a, 'Completed', 'completed by control API');
     this.changed();
@@ -225,7 +235,8 @@ export class Controller extends EventEmitter {
   cancel(eventId: string): Activity {
     const a = this.get(eventId);
     this.advance();
-    if (a.status !== 'Scheduled') throw new SimError(409, `event ${a.eventId} is ${a.status}; only a Scheduled event can be canceled`);
+    if (a.status !== 'Scheduled')
+      throw new SimError(409, `event ${a.eventId} is ${a.status}; only a Scheduled event can be canceled`);
     this.transition(a, 'Canceled', 'canceled by control API');
     this.changed();
     return a;
@@ -236,7 +247,8 @@ export class Controller extends EventEmitter {
     let notBefore: number;
     if (change.notBefore !== undefined) {
       notBefore = Date.parse(change.notBefore);
-      if (Number.isNaN(notBefore)) throw new SimError(400, `notBefore: ${JSON.stringify(change.notBefore)} is not an ISO 8601 time`);
+      if (Number.isNaN(notBefore))
+        throw new SimError(400, `notBefore: ${JSON.stringify(change.notBefore)} is not an ISO 8601 time`);
     } else if (change.notice !== undefined) {
       notBefore = this.now() + this.scaled(change.notice, 'notice');
     } else {
@@ -281,7 +293,9 @@ export class Controller extends EventEmitter {
   }
 
   approvals(eventId?: string): Approval[] {
-    return eventId ? this.approvalLog.filter((x) => x.eventId.toUpperCase() === eventId.toUpperCase()) : [...this.approvalLog];
+    return eventId
+      ? this.approvalLog.filter((x) => x.eventId.toUpperCase() === eventId.toUpperCase())
+      : [...this.approvalLog];
   }
 
   /** Events currently in the VM's document (Scheduled or Started, VM in the audience). */
@@ -299,7 +313,9 @@ export class Controller extends EventEmitter {
     for (const a of this.activities.values()) {
       if (a.status === 'Scheduled') {
         const approved =
-          a.approvalMode === 'any' ? a.approvedBy.length > 0 : a.resources.every((r) => a.approvedBy.includes(r));
+          a.approvalMode === 'any'
+            ? a.approvedBy.length > 0
+            : a.resources.every((r) => a.approvedBy.includes(r));
         if (approved || now >= a.notBefore) {
           this.transition(a, 'Started', approved ? 'approved' : 'NotBefore reached');
           changed = true;
@@ -315,7 +331,8 @@ export class Controller extends EventEmitter {
 
   /** Drops every activity and approval. Incarnations keep counting up: a real VM never sees them go back. */
   reset(options: { fleet?: boolean } = {}): void {
-    for (const a of this.activities.values()) if (a.status === 'Scheduled' || a.status === 'Started') this.bump(a);
+    for (const a of this.activities.values())
+      if (a.status === 'Scheduled' || a.status === 'Started') this.bump(a);
     this.activities.clear();
     this.approvalLog = [];
     if (options.fleet) this.fleet.clear();
@@ -364,8 +381,11 @@ export class Controller extends EventEmitter {
   }
 
   private prune(): void {
-    const finished = [...this.activities.values()].filter((a) => a.status === 'Completed' || a.status === 'Canceled');
-    for (const a of finished.slice(0, Math.max(0, finished.length - this.keepFinished))) this.activities.delete(a.eventId);
+    const finished = [...this.activities.values()].filter(
+      (a) => a.status === 'Completed' || a.status === 'Canceled',
+    );
+    for (const a of finished.slice(0, Math.max(0, finished.length - this.keepFinished)))
+      this.activities.delete(a.eventId);
   }
 
   private arm(): void {
@@ -374,7 +394,8 @@ export class Controller extends EventEmitter {
     let due = Infinity;
     for (const a of this.activities.values()) {
       if (a.status === 'Scheduled') due = Math.min(due, a.notBefore);
-      if (a.status === 'Started' && a.startedAt !== undefined) due = Math.min(due, a.startedAt + a.startedForMs);
+      if (a.status === 'Started' && a.startedAt !== undefined)
+        due = Math.min(due, a.startedAt + a.startedForMs);
     }
     if (due === Infinity) return;
     // setTimeout caps at 2^31-1 ms; re-arming on wake handles longer waits.

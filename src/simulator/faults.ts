@@ -76,7 +76,12 @@ export class FaultInjector {
     const spec = own ?? this.global;
     if (!spec || (spec.endpoints && !spec.endpoints.includes(endpoint))) return NONE;
     const hit = (rate?: number) => rate !== undefined && rate > 0 && this.random() < rate;
-    const d: FaultDecision = { latencyMs: spec.latencyMs ?? 0, incarnationBackwards: false, vanish: false, labels: [] };
+    const d: FaultDecision = {
+      latencyMs: spec.latencyMs ?? 0,
+      incarnationBackwards: false,
+      vanish: false,
+      labels: [],
+    };
     if (d.latencyMs > 0) d.labels.push(`latency ${d.latencyMs}ms`);
     if (hit(spec.hangRate)) {
       d.hangMs = spec.hangMs ?? 120_000;

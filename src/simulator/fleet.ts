@@ -60,7 +60,10 @@ export class Fleet {
   /** Validates everything before storing anything, so a bad VM changes no state. */
   add(input: SimVmInput): SimVm {
     if (!NAME.test(input.name)) {
-      throw new SimError(400, `invalid VM name ${JSON.stringify(input.name)}: letters, digits, '_', '.', '-'`);
+      throw new SimError(
+        400,
+        `invalid VM name ${JSON.stringify(input.name)}: letters, digits, '_', '.', '-'`,
+      );
     }
     if (this.vms.has(input.name)) throw new SimError(409, `VM ${input.name} already exists`);
     for (const key of ['faultDomain', 'updateDomain'] as const) {

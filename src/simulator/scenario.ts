@@ -69,9 +69,13 @@ function actionOf(step: ScenarioStepT, index: number): StepAction {
   const keys = Object.keys(step).filter((k) => k !== 'at' && k !== 'id');
   const unknown = keys.filter((k) => !(k in STEP_ACTIONS));
   if (unknown.length) {
-    throw new SimError(400, `/timeline/${index}/${unknown[0]}: unknown action; one of ${Object.keys(STEP_ACTIONS).join(', ')}`);
+    throw new SimError(
+      400,
+      `/timeline/${index}/${unknown[0]}: unknown action; one of ${Object.keys(STEP_ACTIONS).join(', ')}`,
+    );
   }
-  if (keys.length !== 1) throw new SimError(400, `/timeline/${index}: give exactly one action, got ${keys.length}`);
+  if (keys.length !== 1)
+    throw new SimError(400, `/timeline/${index}: give exactly one action, got ${keys.length}`);
   return keys[0] as StepAction;
 }
 
@@ -81,15 +85,18 @@ export function checkScenario(input: unknown, existingVms: string[] = []): Scena
   const scenario = input as ScenarioT;
   const vms = new Set(existingVms);
   for (const [i, vm] of expandFleet(scenario.fleet).entries()) {
-    if (vms.has(vm.name)) throw new SimError(400, `/fleet/${i}: VM ${vm.name} is defined twice or already exists`);
+    if (vms.has(vm.name))
+      throw new SimError(400, `/fleet/${i}: VM ${vm.name} is defined twice or already exists`);
     vms.add(vm.name);
   }
   const refs = new Set<string>();
   const needVm = (name: string | undefined, path: string) => {
-    if (name !== undefined && !vms.has(name)) throw new SimError(400, `${path}: unknown VM ${JSON.stringify(name)}`);
+    if (name !== undefined && !vms.has(name))
+      throw new SimError(400, `${path}: unknown VM ${JSON.stringify(name)}`);
   };
   const needRef = (ref: string, path: string) => {
-    if (!refs.has(ref)) throw new SimError(400, `${path}: no earlier schedule step has id ${JSON.stringify(ref)}`);
+    if (!refs.has(ref))
+      throw new SimError(400, `${path}: no earlier schedule step has id ${JSON.stringify(ref)}`);
   };
   for (const [i, step] of (scenario.timeline ?? []).entries()) {
     const action = actionOf(step, i);
@@ -158,7 +165,12 @@ export class ScenarioPlayer {
     };
     for (const [index, step] of (scenario.timeline ?? []).entries()) {
       const offset = parseDuration(step.at) / this.controller.timeScale;
-      const played: PlayedStep = { index, action: actionOf(step, index), dueAt: toIso(now + offset), state: 'pending' };
+      const played: PlayedStep = {
+        index,
+        action: actionOf(step, index),
+        dueAt: toIso(now + offset),
+        state: 'pending',
+      };
       status.steps.push(played);
       const timer = setTimeout(() => this.run(step, played, scenario), offset);
       timer.unref();
@@ -186,7 +198,8 @@ export class ScenarioPlayer {
       } else if (step.start) done = byRef(step.start).map((a) => c.start(a.eventId, 'started by scenario'));
       else if (step.complete) done = byRef(step.complete).map((a) => c.complete(a.eventId));
       else if (step.cancel) done = byRef(step.cancel).map((a) => c.cancel(a.eventId));
-      else if (step.reschedule) done = byRef(step.reschedule.event).map((a) => c.reschedule(a.eventId, step.reschedule!));
+      else if (step.reschedule)
+        done = byRef(step.reschedule.event).map((a) => c.reschedule(a.eventId, step.reschedule!));
       else if (step.userReboot) done = [c.userAction(step.userReboot, 'Reboot')];
       else if (step.userRedeploy) done = [c.userAction(step.userRedeploy, 'Redeploy')];
       else if (step.faults) this.faults.set(step.faults.spec, step.faults.vm);

@@ -7,16 +7,21 @@ const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', descrip
 const Label = Type.String({ minLength: 1, maxLength: 128 });
 const Domain = Type.Integer({ minimum: 0, maximum: 19 });
 const Tags = Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.String({ maxLength: 256 }));
-export const Duration = Type.Union([Type.String({ minLength: 1, maxLength: 32 }), Type.Number({ minimum: 0 })], {
-  description: "Cloud time: seconds, '90s', '15m', '1h30m' or ISO 8601 'PT5M'; divided by the time scale",
-});
+export const Duration = Type.Union(
+  [Type.String({ minLength: 1, maxLength: 32 }), Type.Number({ minimum: 0 })],
+  {
+    description: "Cloud time: seconds, '90s', '15m', '1h30m' or ISO 8601 'PT5M'; divided by the time scale",
+  },
+);
 const Rate = Type.Number({ minimum: 0, maximum: 1 });
 const Iso = Type.String({ format: 'date-time', description: 'ISO 8601 time' });
 
 export const VmInput = Type.Object(
   {
     name: Name,
-    id: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F-]{36}$', description: 'vmId (GUID); generated if absent' })),
+    id: Type.Optional(
+      Type.String({ pattern: '^[0-9a-fA-F-]{36}$', description: 'vmId (GUID); generated if absent' }),
+    ),
     provider: Type.Optional(Type.Literal('azure')),
     pool: Type.Optional(Label),
     availabilitySet: Type.Optional(Label),
@@ -78,7 +83,10 @@ export const RescheduleBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-export const UserActionBody = Type.Object({ notice: Type.Optional(Duration) }, { additionalProperties: false });
+export const UserActionBody = Type.Object(
+  { notice: Type.Optional(Duration) },
+  { additionalProperties: false },
+);
 
 export const FaultSpec = Type.Object(
   {
@@ -100,7 +108,9 @@ export const FaultSpec = Type.Object(
 export const ConfigBody = Type.Object(
   {
     timeScale: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100_000 })),
-    rateLimit: Type.Optional(Type.Integer({ minimum: 0, description: 'requests per second per VM; 0 = off' })),
+    rateLimit: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'requests per second per VM; 0 = off' }),
+    ),
     etag: Type.Optional(Type.Boolean()),
     enableDelay: Type.Optional(Duration),
   },
@@ -132,7 +142,11 @@ const VmGenerator = Type.Object(
   { additionalProperties: false },
 );
 
-const Ref = Type.String({ minLength: 1, maxLength: 64, description: 'an `id` given to an earlier schedule step' });
+const Ref = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: 'an `id` given to an earlier schedule step',
+});
 const Reschedule = Type.Object(
   { event: Ref, notice: Type.Optional(Duration), notBefore: Type.Optional(Iso) },
   { additionalProperties: false },
@@ -171,7 +185,10 @@ export interface ScenarioStepT {
 /** Checked loosely here and per action in scenario.ts, so errors name the exact field. */
 const ScenarioStep = Type.Object(
   { at: Duration, id: Type.Optional(Ref) },
-  { additionalProperties: true, description: `at, optional id, and one of: ${Object.keys(STEP_ACTIONS).join(', ')}` },
+  {
+    additionalProperties: true,
+    description: `at, optional id, and one of: ${Object.keys(STEP_ACTIONS).join(', ')}`,
+  },
 );
 
 export const Scenario = Type.Object(

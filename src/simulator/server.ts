@@ -63,24 +63,33 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
     // Agents poll every second: per-request logs would drown the events worth reading.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
+    // Hung (fault-injected) and keep-alive connections must not hold up a close.
+    forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
   });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof SimError) return reply.code(err.statusCode).send({ error: reasonOf(err.statusCode), message: err.message });
+    if (err instanceof SimError)
+      return reply.code(err.statusCode).send({ error: reasonOf(err.statusCode), message: err.message });
     if (err.validation) {
       const v = err.validation[0];
       const extra = (v?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
       const where = `${err.validationContext ?? 'request'}${v?.instancePath ?? ''}`;
-      const message = extra ? `${where}: unknown field ${JSON.stringify(extra)}` : `${where}: ${v?.message ?? err.message}`;
+      const message = extra
+        ? `${where}: unknown field ${JSON.stringify(extra)}`
+        : `${where}: ${v?.message ?? err.message}`;
       return reply.code(400).send({ error: 'Bad Request', message });
     }
     const status = err.statusCode ?? 500;
     if (status >= 500) request.log.error({ err }, 'simulator error');
-    return reply.code(status).send({ error: reasonOf(status), message: status >= 500 ? 'internal error' : err.message });
+    return reply
+      .code(status)
+      .send({ error: reasonOf(status), message: status >= 500 ? 'internal error' : err.message });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+    reply
+      .code(404)
+      .send({ error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
   await app.register(swagger, {
@@ -103,7 +112,10 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   });
 
   controller.on('activity', (a, reason: string) =>
-    app.log.info({ eventId: a.eventId, type: a.type, status: a.status, resources: a.resources, reason }, 'event'),
+    app.log.info(
+      { eventId: a.eventId, type: a.type, status: a.status, resources: a.resources, reason },
+      'event',
+    ),
   );
 
   return {
@@ -126,8 +138,14 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
 
 function reasonOf(status: number): string {
   return (
-    { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type' }[
-      status
-    ] ?? (status >= 500 ? 'Internal Server Error' : 'Error')
+    {
+      400: 'Bad Request',
+      401: 'Unauthorized',
+      404: 'Not Found',
+      405: 'Method Not Allowed',
+      409: 'Conflict',
+      413: 'Payload Too Large',
+      415: 'Unsupported Media Type',
+    }[status] ?? (status >= 500 ? 'Internal Server Error' : 'Error')
   );
 }
