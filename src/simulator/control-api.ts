@@ -1,6 +1,6 @@
 // The simulator's control API (/sim/...): drive the fake cloud the way its controller would.
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { toIso } from '../core/time.js';
 import { scheduledEventsVersion } from './azure-versions.js';
@@ -44,6 +44,11 @@ export function activityView(a: Activity) {
     approvedBy: a.approvedBy,
     history: a.history,
   };
+}
+
+/** A bodyless POST (plain `curl -X POST`) means "no options", not a validation error. */
+async function emptyBodyIsObject(request: FastifyRequest): Promise<void> {
+  request.body ??= {};
 }
 
 const NameParam = Type.Object({ name: Type.String() });
@@ -126,9 +131,10 @@ export function controlRoutes(ctx: ControlContext) {
           schema: {
             tags,
             params: NameParam,
-            body: Type.Optional(UserActionBody),
+            body: UserActionBody,
             description: `A user-initiated ${type} (portal/CLI): EventSource User, waits for approval or NotBefore.`,
           },
+          preValidation: emptyBodyIsObject,
         },
         async (req, reply) =>
           reply.code(201).send(activityView(c.userAction(req.params.name, type, req.body?.notice))),
@@ -223,14 +229,18 @@ export function controlRoutes(ctx: ControlContext) {
       return ctx.faults.all();
     });
 
-    app.post('/reset', { schema: { tags, body: Type.Optional(ResetBody) } }, async (req) => {
-      ctx.player.stop();
-      c.reset({ fleet: req.body?.fleet });
-      ctx.faults.clearAll();
-      ctx.limiter.reset();
-      ctx.log.clear();
-      return { ok: true, vms: c.fleet.list().length };
-    });
+    app.post(
+      '/reset',
+      { schema: { tags, body: ResetBody }, preValidation: emptyBodyIsObject },
+      async (req) => {
+        ctx.player.reset();
+        c.reset({ fleet: req.body?.fleet });
+        ctx.faults.clearAll();
+        ctx.limiter.reset();
+        ctx.log.clear();
+        return { ok: true, vms: c.fleet.list().length };
+      },
+    );
 
     // The scenario body is checked by checkScenario (it names the bad field); the schema here documents it.
     app.post(

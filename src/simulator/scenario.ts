@@ -125,7 +125,16 @@ export function checkScenario(input: unknown, existingVms: string[] = []): Scena
     if (step.start) needRef(step.start, path);
     if (step.complete) needRef(step.complete, path);
     if (step.cancel) needRef(step.cancel, path);
-    if (step.reschedule) needRef(step.reschedule.event, `${path}/event`);
+    if (step.reschedule) {
+      needRef(step.reschedule.event, `${path}/event`);
+      if (step.reschedule.notice !== undefined) {
+        try {
+          parseDuration(step.reschedule.notice);
+        } catch (err) {
+          throw new SimError(400, `${path}/notice: ${(err as Error).message}`);
+        }
+      }
+    }
     needVm(step.userReboot ?? step.userRedeploy, path);
     needVm(step.faults?.vm ?? step.clearFaults?.vm, `${path}/vm`);
   }
@@ -184,6 +193,12 @@ export class ScenarioPlayer {
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
     this.refs.clear();
+  }
+
+  /** Stops the scenario and forgets it: after a reset no step is pending. */
+  reset(): void {
+    this.stop();
+    this.current = undefined;
   }
 
   private run(step: ScenarioStepT, played: PlayedStep, scenario: ScenarioT): void {
