@@ -16,6 +16,8 @@ export const EVENT_TYPES = [
   'reimage',
   'system-maintenance',
   'rebalance',
+  /** A type the source does not know yet: kept, never dropped; the provider's word is in `raw`. */
+  'other',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -1,0 +1,83 @@
+// The agent's side of the hub API besides events: heartbeats, and commands long-polled from
+// /api/v1/agents/<vm>/commands with their results posted back.
+import { request } from 'undici';
+
+export interface AgentCommand {
+  id: string;
+  type: 'approve' | 'run-hook';
+  eventId?: string;
+  hook?: string;
+  /** The transition the command answers, when the hub knows it (its env is passed to hooks). */
+  transitionId?: string;
+}
+
+export interface CommandResult {
+  ok: boolean;
+  detail: string;
+  output?: unknown;
+}
+
+export class HubClient {
+  constructor(private readonly options: { url: string; token: string; vm: string; timeoutMs?: number }) {}
+
+  private url(path: string): string {
+    return new URL(
+      `/api/v1/agents/${encodeURIComponent(this.options.vm)}${path}`,
+      this.options.url,
+    ).toString();
+  }
+
+  private headers(json: boolean): Record<string, string> {
+    return {
+      authorization: `Bearer ${this.options.token}`,
+      ...(json ? { 'content-type': 'application/json' } : {}),
+    };
+  }
+
+  async heartbeat(payload: unknown, signal?: AbortSignal): Promise<void> {
+    const res = await request(this.url('/heartbeat'), {
+      method: 'POST',
+      headers: this.headers(true),
+      body: JSON.stringify(payload),
+      signal,
+      headersTimeout: this.options.timeoutMs ?? 10_000,
+    });
+    await res.body.text();
+    if (res.statusCode >= 300) throw new Error(`heartbeat answered ${res.statusCode}`);
+  }
+
+  /** Waits up to `waitSeconds` on the hub for commands; returns [] when none came. */
+  async commands(waitSeconds: number, signal?: AbortSignal): Promise<AgentCommand[]> {
+    const res = await request(`${this.url('/commands')}?wait=${waitSeconds}`, {
+      method: 'GET',
+      headers: this.headers(false),
+      signal,
+      headersTimeout: (waitSeconds + 10) * 1000,
+      bodyTimeout: (waitSeconds + 10) * 1000,
+    });
+    const text = await res.body.text();
+    if (res.statusCode === 204) return [];
+    if (res.statusCode >= 300) throw new Error(`commands answered ${res.statusCode}: ${text.slice(0, 200)}`);
+    const body = JSON.parse(text) as { commands?: unknown };
+    if (!Array.isArray(body.commands)) throw new Error('commands answer has no commands array');
+    return body.commands.filter(
+      (c): c is AgentCommand =>
+        typeof c === 'object' &&
+        c !== null &&
+        typeof (c as AgentCommand).id === 'string' &&
+        ['approve', 'run-hook'].includes((c as AgentCommand).type),
+    );
+  }
+
+  async report(commandId: string, result: CommandResult, signal?: AbortSignal): Promise<void> {
+    const res = await request(this.url(`/commands/${encodeURIComponent(commandId)}/result`), {
+      method: 'POST',
+      headers: this.headers(true),
+      body: JSON.stringify(result),
+      signal,
+      headersTimeout: this.options.timeoutMs ?? 10_000,
+    });
+    await res.body.text();
+    if (res.statusCode >= 300) throw new Error(`command result answered ${res.statusCode}`);
+  }
+}
