@@ -64,6 +64,12 @@ function serveCommand(): Command {
     .addOption(new Option('--etag', 'send ETag and answer If-None-Match with 304').env('FOREWARN_SIM_ETAG'))
     .addOption(
       new Option(
+        '--strict-approvals',
+        'answer 400 to StartRequests for unknown or foreign EventIds (default: ignore)',
+      ).env('FOREWARN_SIM_STRICT_APPROVALS'),
+    )
+    .addOption(
+      new Option(
         '--enable-delay <duration>',
         "first Scheduled Events call per VM waits this long (cloud time), e.g. '2m'",
       )
@@ -88,6 +94,7 @@ function serveCommand(): Command {
         timeScale: opts.timeScale,
         rateLimit: opts.rateLimit,
         etag: Boolean(opts.etag),
+        strictApprovals: Boolean(opts.strictApprovals),
         enableDelay: opts.enableDelay,
         defaultVm: opts.defaultVm,
         logger: { level: opts.logLevel },

@@ -32,6 +32,8 @@ export interface MetadataContext {
   /** The first Scheduled Events call of each VM waits this long (cloud time, scaled): the service enabling itself. */
   enableDelayMs: number;
   defaultVm?: string;
+  /** 400 for a StartRequests naming an unknown or foreign EventId (real IMDS: undocumented; default: ignore). */
+  strictApprovals: boolean;
   /** Aborted when the server closes, so hung responses let go. */
   closing: AbortSignal;
 }
@@ -149,7 +151,11 @@ export function azureMetadataRoutes(ctx: MetadataContext) {
       if (request.method === 'POST') {
         const ids = parseStartRequests(request.body);
         if (!ids) return reply.code(400).send({ error: ERR.body });
-        ctx.controller.approve(vm.name, ids);
+        try {
+          ctx.controller.approve(vm.name, ids, { strict: ctx.strictApprovals });
+        } catch (err) {
+          return reply.code(400).send({ error: `Bad request. ${(err as Error).message}` });
+        }
         return reply.code(200).send();
       }
       const activities = fault.vanish ? [] : ctx.controller.visibleTo(vm.name);

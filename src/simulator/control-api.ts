@@ -73,6 +73,7 @@ export function controlRoutes(ctx: ControlContext) {
       rateLimit: ctx.limiter.limit,
       etag: ctx.etag,
       enableDelayMs: ctx.enableDelayMs,
+      strictApprovals: ctx.strictApprovals,
     });
     app.get('/config', { schema: { tags } }, async () => config());
     app.patch('/config', { schema: { tags, body: ConfigBody } }, async (req) => {
@@ -84,6 +85,7 @@ export function controlRoutes(ctx: ControlContext) {
       if (req.body.timeScale !== undefined) c.timeScale = req.body.timeScale;
       if (req.body.rateLimit !== undefined) ctx.limiter.limit = req.body.rateLimit;
       if (req.body.etag !== undefined) ctx.etag = req.body.etag;
+      if (req.body.strictApprovals !== undefined) ctx.strictApprovals = req.body.strictApprovals;
       if (enableDelay !== undefined) ctx.enableDelayMs = enableDelay;
       return config();
     });

@@ -55,7 +55,7 @@ export interface Approval {
   at: string;
   vm: string;
   eventId: string;
-  result: 'approved' | 'already-approved' | 'unknown-event' | 'not-scheduled';
+  result: 'approved' | 'already-approved' | 'unknown-event' | 'not-scheduled' | 'rejected';
 }
 
 export interface ControllerOptions {
@@ -267,8 +267,20 @@ export class Controller extends EventEmitter {
    * A StartRequests POST from `vm`. Unknown ids are ignored (as Microsoft's mock does; the real
    * answer is undocumented) but recorded, so tests can see what a client tried.
    */
-  approve(vm: string, eventIds: string[]): Approval[] {
+  approve(vm: string, eventIds: string[], options: { strict?: boolean } = {}): Approval[] {
     this.advance();
+    if (options.strict) {
+      // Strict mode rejects the whole request, approving nothing, if any id is not this VM's to approve.
+      const foreign = eventIds.filter((id) => {
+        const a = this.activities.get(id) ?? this.activities.get(id.toUpperCase());
+        return !a || !a.audience.includes(vm) || a.status === 'Completed' || a.status === 'Canceled';
+      });
+      if (foreign.length) {
+        for (const id of foreign)
+          this.approvalLog.push({ at: toIso(this.now()), vm, eventId: id, result: 'rejected' });
+        throw new SimError(400, `EventId ${foreign.join(', ')} is not an event this VM can approve`);
+      }
+    }
     const results: Approval[] = [];
     for (const id of eventIds) {
       const a = this.activities.get(id) ?? this.activities.get(id.toUpperCase());

@@ -113,6 +113,9 @@ export const ConfigBody = Type.Object(
     ),
     etag: Type.Optional(Type.Boolean()),
     enableDelay: Type.Optional(Duration),
+    strictApprovals: Type.Optional(
+      Type.Boolean({ description: 'answer 400 to StartRequests naming unknown or foreign EventIds' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -18,6 +18,8 @@ export interface SimulatorOptions {
   /** Requests per second per VM before 429; 0 = off. Default 5, as IMDS. */
   rateLimit?: number;
   etag?: boolean;
+  /** Reject StartRequests for unknown or foreign EventIds with 400 instead of ignoring them. */
+  strictApprovals?: boolean;
   /** First-call delay of Scheduled Events per VM (cloud time). Off by default. */
   enableDelay?: string | number;
   defaultVm?: string;
@@ -51,6 +53,7 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
     limiter: new RateLimiter(options.rateLimit ?? 5, controller.now),
     log: new RequestLog(),
     etag: options.etag ?? false,
+    strictApprovals: options.strictApprovals ?? false,
     enableDelayMs: options.enableDelay === undefined ? 0 : parseDuration(options.enableDelay),
     defaultVm: options.defaultVm,
     closing: closing.signal,

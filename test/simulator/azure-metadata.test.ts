@@ -212,6 +212,27 @@ describe('StartRequests approvals', () => {
     expect(t.sim.controller.get(e!.eventId).status).toBe('Scheduled');
   });
 
+  it('with strictApprovals, rejects a request naming a foreign or unknown id and approves nothing', async () => {
+    await t.close();
+    t = await startSim({ strictApprovals: true });
+    const [own] = t.sim.controller.schedule({ type: 'Reboot', targets: { vms: ['solo'] } });
+    const [other] = t.sim.controller.schedule({ type: 'Reboot', targets: { vms: ['web-01'] } });
+    const res = await post(
+      'solo',
+      JSON.stringify({ StartRequests: [{ EventId: own!.eventId }, { EventId: other!.eventId }] }),
+    );
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toContain(other!.eventId);
+    expect(t.sim.controller.get(own!.eventId).status).toBe('Scheduled');
+    expect(t.sim.controller.approvals()).toMatchObject([
+      { vm: 'solo', eventId: other!.eventId, result: 'rejected' },
+    ]);
+    expect((await post('solo', JSON.stringify({ StartRequests: [{ EventId: own!.eventId }] }))).status).toBe(
+      200,
+    );
+    expect(t.sim.controller.get(own!.eventId).status).toBe('Started');
+  });
+
   it.each([
     ['not JSON', '{"StartRequests": ['],
     ['empty body', ''],

@@ -262,7 +262,7 @@ describe('config, reset and OpenAPI', () => {
       enableDelay: '2m',
     });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ timeScale: 60, rateLimit: 3, etag: true, enableDelayMs: 120_000 });
+    expect(res.body).toEqual({ timeScale: 60, rateLimit: 3, etag: true, enableDelayMs: 120_000, strictApprovals: false });
     expect((await api.get('/sim/config')).body).toEqual(res.body);
     const [ev] = await schedule({ type: 'Reboot', targets: { vms: ['db-1'] }, notice: '15m' });
     const notice = Date.parse(ev!.notBefore as string) - Date.parse(ev!.createdAt as string);
