@@ -192,6 +192,34 @@ describe('Controller', () => {
     expect(c.get(e!.eventId).status).toBe('Canceled');
   });
 
+  it("deleting a VM bumps the incarnation of every remaining VM whose event's Resources shrank", () => {
+    const { c } = env;
+    const [e] = c.schedule({ type: 'Reboot', targets: { vms: ['web-01', 'web-02'] } });
+    const before = ['web-02', 'web-03', 'solo'].map((vm) => c.incarnation(vm));
+    c.removeVm('web-01');
+    expect(c.get(e!.eventId)).toMatchObject({ status: 'Scheduled', resources: ['web-02'] });
+    expect(c.get(e!.eventId).audience.sort()).toEqual(['web-02', 'web-03']);
+    // web-02 and web-03 now read Resources: ['web-02']: a changed document, a new incarnation.
+    expect(['web-02', 'web-03', 'solo'].map((vm) => c.incarnation(vm))).toEqual([
+      before[0]! + 1,
+      before[1]! + 1,
+      before[2]!,
+    ]);
+  });
+
+  it('deleting a sibling outside Resources bumps the rest of the audience once', () => {
+    const { c } = env;
+    const [e] = c.schedule({ type: 'Freeze', targets: { vms: ['web-01'] } });
+    const before = ['web-01', 'web-02'].map((vm) => c.incarnation(vm));
+    c.removeVm('web-03');
+    expect(c.get(e!.eventId).audience.sort()).toEqual(['web-01', 'web-02']);
+    expect(['web-01', 'web-02'].map((vm) => c.incarnation(vm))).toEqual(before.map((n) => n + 1));
+    // An activity that does not involve the deleted VM is untouched.
+    const solo = c.incarnation('solo');
+    c.removeVm('web-02');
+    expect(c.incarnation('solo')).toBe(solo);
+  });
+
   it('rejects a nonsensical time scale', () => {
     expect(() => new Controller({ timeScale: 0 })).toThrow(/timeScale/);
     expect(() => (env.c.timeScale = -1)).toThrow(/timeScale/);

@@ -351,15 +351,26 @@ export class Controller extends EventEmitter {
     this.changed();
   }
 
+  /**
+   * Removes the VM from every activity. An active activity whose Resources or audience shrank changes
+   * the document of everyone still in its audience, so their incarnations go up; one left with no
+   * resources ends.
+   */
   removeVm(name: string): void {
     this.fleet.remove(name);
     for (const a of this.activities.values()) {
+      if (!a.audience.includes(name) && !a.resources.includes(name)) continue;
       a.audience = a.audience.filter((n) => n !== name);
       a.resources = a.resources.filter((n) => n !== name);
-      if (a.resources.length === 0 && (a.status === 'Scheduled' || a.status === 'Started')) {
+      if (a.status !== 'Scheduled' && a.status !== 'Started') continue;
+      if (a.resources.length === 0) {
         this.transition(a, a.status === 'Scheduled' ? 'Canceled' : 'Completed', `VM ${name} deleted`);
+      } else {
+        this.record(a, a.status, `VM ${name} deleted`);
+        this.bump(a);
       }
     }
+    this.advance();
     this.changed();
   }
 
