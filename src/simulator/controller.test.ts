@@ -115,6 +115,10 @@ describe('Controller', () => {
     const [e] = c.schedule({ type: 'Reboot', targets: { vms: ['solo'] }, status: 'Started' });
     expect(e).toMatchObject({ status: 'Started', description: 'Virtual machine has encountered a failure.' });
     expect(e!.history.map((h) => h.status)).toEqual(['Started']);
+    // No notice on a host failure: NotBefore is the publish time, not a computed future.
+    expect(e!.notBefore).toBe(T0);
+    const [f] = c.schedule({ type: 'Redeploy', targets: { vms: ['solo'] }, status: 'Started', notice: '1h' });
+    expect(f!.notBefore).toBe(T0);
   });
 
   it('cancel removes a Scheduled event without Started; completes and cancels check the state', () => {

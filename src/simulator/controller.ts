@@ -148,6 +148,8 @@ export class Controller extends EventEmitter {
       throw new SimError(400, 'durationSeconds: must be an integer >= -1 (-1 unknown, 0 no impact)');
     }
     const hostFailure = input.status === 'Started';
+    // A host failure has no notice: it is published already started, so NotBefore is now.
+    if (hostFailure) notBefore = now;
     const source = input.source ?? 'Platform';
     const description =
       input.description ??

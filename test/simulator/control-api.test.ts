@@ -205,6 +205,8 @@ describe('event lifecycle', () => {
       status: 'Started',
       description: 'Virtual machine has encountered a failure.',
     });
+    expect(ev!.notBefore).toBe(ev!.createdAt);
+    expect(ev!.startedAt).toBe(ev!.createdAt);
     for (const vm of ['web-1', 'web-2']) {
       const doc = await api.get(`/sim/vms/${vm}/document`);
       expect(doc.body.Events).toEqual([
