@@ -139,6 +139,12 @@ describe('Controller', () => {
     c.reschedule(e!.eventId, { notice: '1h' });
     expect(c.get(e!.eventId).notBefore).toBe(T0 + 3_600_000);
     expect(c.incarnation('solo')).toBe(inc + 1);
+    // Milliseconds are kept, as when scheduling; only the document rounds to seconds.
+    env.tick(1234);
+    c.reschedule(e!.eventId, { notice: '10m' });
+    expect(c.get(e!.eventId).notBefore).toBe(T0 + 1234 + 600_000);
+    c.reschedule(e!.eventId, { notBefore: '2031-05-06T07:08:09.250Z' });
+    expect(c.get(e!.eventId).notBefore).toBe(Date.parse('2031-05-06T07:08:09.250Z'));
     expect(() => c.reschedule(e!.eventId, {})).toThrow(/give notice or notBefore/);
     expect(() => c.reschedule(e!.eventId, { notice: 'soon' })).toThrow(/notice: invalid time/);
   });

@@ -130,10 +130,7 @@ export class Controller extends EventEmitter {
     const now = this.now();
     let notBefore: number;
     if (input.notBefore !== undefined) {
-      notBefore = Date.parse(input.notBefore);
-      if (!/^\d{4}-\d{2}-\d{2}T/.test(input.notBefore) || Number.isNaN(notBefore)) {
-        throw new SimError(400, `notBefore: ${JSON.stringify(input.notBefore)} is not an ISO 8601 time`);
-      }
+      notBefore = isoTime(input.notBefore);
     } else {
       notBefore =
         now +
@@ -248,9 +245,7 @@ export class Controller extends EventEmitter {
     const a = this.get(eventId);
     let notBefore: number;
     if (change.notBefore !== undefined) {
-      notBefore = Date.parse(change.notBefore);
-      if (Number.isNaN(notBefore))
-        throw new SimError(400, `notBefore: ${JSON.stringify(change.notBefore)} is not an ISO 8601 time`);
+      notBefore = isoTime(change.notBefore);
     } else if (change.notice !== undefined) {
       notBefore = this.now() + this.scaled(change.notice, 'notice');
     } else {
@@ -258,7 +253,8 @@ export class Controller extends EventEmitter {
     }
     this.advance();
     if (a.status !== 'Scheduled') throw new SimError(409, `event ${a.eventId} is ${a.status}, not Scheduled`);
-    a.notBefore = Math.floor(notBefore / 1000) * 1000;
+    // Milliseconds are kept, as when scheduling; the document shows whole seconds either way.
+    a.notBefore = notBefore;
     this.record(a, a.status, `rescheduled to ${toIso(a.notBefore)}`);
     this.bump(a);
     this.changed();
@@ -431,6 +427,14 @@ export class Controller extends EventEmitter {
     }, wait);
     this.timer.unref();
   }
+}
+
+/** An absolute `notBefore`: ISO 8601 with a date and a time. */
+function isoTime(value: string): number {
+  const ms = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(ms))
+    throw new SimError(400, `notBefore: ${JSON.stringify(value)} is not an ISO 8601 time`);
+  return ms;
 }
 
 function validScale(value: number): number {
