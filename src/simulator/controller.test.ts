@@ -84,14 +84,21 @@ describe('Controller', () => {
   it("approval mode 'all': starts only when every affected VM approved; siblings do not count", () => {
     const { c } = env;
     const [e] = c.schedule({ type: 'Reboot', targets: { vms: ['web-01', 'web-03'] }, approval: 'all' });
-    expect(c.approve('web-02', [e!.eventId])[0]!.result).toBe('approved'); // a sibling may post…
+    const inc = c.incarnation('web-02');
+    // A sibling may post, but in mode 'all' its approval does not count, and the log says so.
+    expect(c.approve('web-02', [e!.eventId])[0]!.result).toBe('not-affected');
+    expect(c.approve('web-02', [e!.eventId])[0]!.result).toBe('not-affected');
+    expect(c.get(e!.eventId).approvedBy).toEqual([]);
+    expect(c.incarnation('web-02')).toBe(inc);
     expect(c.approve('web-01', [e!.eventId])[0]!.result).toBe('approved');
     expect(c.approve('web-01', [e!.eventId])[0]!.result).toBe('already-approved');
     expect(c.get(e!.eventId).status).toBe('Scheduled'); // …but web-03 has not approved yet
     c.approve('web-03', [e!.eventId.toLowerCase()]);
     expect(c.get(e!.eventId).status).toBe('Started');
+    expect(c.get(e!.eventId).approvedBy).toEqual(['web-01', 'web-03']);
     expect(c.approvals(e!.eventId).map((a) => [a.vm, a.result])).toEqual([
-      ['web-02', 'approved'],
+      ['web-02', 'not-affected'],
+      ['web-02', 'not-affected'],
       ['web-01', 'approved'],
       ['web-01', 'already-approved'],
       ['web-03', 'approved'],

@@ -55,7 +55,8 @@ export interface Approval {
   at: string;
   vm: string;
   eventId: string;
-  result: 'approved' | 'already-approved' | 'unknown-event' | 'not-scheduled' | 'rejected';
+  /** `not-affected`: mode `all`, from an audience VM outside Resources; recorded, but it does not count. */
+  result: 'approved' | 'already-approved' | 'not-affected' | 'unknown-event' | 'not-scheduled' | 'rejected';
 }
 
 export interface ControllerOptions {
@@ -287,6 +288,8 @@ export class Controller extends EventEmitter {
         result = 'unknown-event';
       } else if (a.status !== 'Scheduled') {
         result = 'not-scheduled';
+      } else if (a.approvalMode === 'all' && !a.resources.includes(vm)) {
+        result = 'not-affected';
       } else if (a.approvedBy.includes(vm)) {
         result = 'already-approved';
       } else {

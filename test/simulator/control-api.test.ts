@@ -255,6 +255,29 @@ describe('approvals and requests', () => {
   });
 });
 
+describe("approval mode 'all'", () => {
+  it('records an approval from a sibling outside Resources as not-affected; it does not count', async () => {
+    const [ev] = await schedule({ type: 'Reboot', targets: { vms: ['web-1'] }, approval: 'all' });
+    const approve = (vm: string) =>
+      api.metadata(vm, { method: 'POST', json: { StartRequests: [{ EventId: ev!.eventId }] } });
+    expect((await approve('web-2')).status).toBe(200);
+    expect((await api.get(`/sim/events/${ev!.eventId}`)).body).toMatchObject({
+      status: 'Scheduled',
+      approvedBy: [],
+    });
+    expect((await approve('web-1')).status).toBe(200);
+    expect((await api.get(`/sim/events/${ev!.eventId}`)).body).toMatchObject({
+      status: 'Started',
+      approvedBy: ['web-1'],
+    });
+    const approvals = (await api.get(`/sim/approvals?event=${ev!.eventId}`)).body.approvals;
+    expect(approvals.map((a: { vm: string; result: string }) => [a.vm, a.result])).toEqual([
+      ['web-2', 'not-affected'],
+      ['web-1', 'approved'],
+    ]);
+  });
+});
+
 describe('config, reset and OpenAPI', () => {
   it('PATCH /sim/config changes the time scale and the rest', async () => {
     const res = await api.patch('/sim/config', {
@@ -264,7 +287,13 @@ describe('config, reset and OpenAPI', () => {
       enableDelay: '2m',
     });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ timeScale: 60, rateLimit: 3, etag: true, enableDelayMs: 120_000, strictApprovals: false });
+    expect(res.body).toEqual({
+      timeScale: 60,
+      rateLimit: 3,
+      etag: true,
+      enableDelayMs: 120_000,
+      strictApprovals: false,
+    });
     expect((await api.get('/sim/config')).body).toEqual(res.body);
     const [ev] = await schedule({ type: 'Reboot', targets: { vms: ['db-1'] }, notice: '15m' });
     const notice = Date.parse(ev!.notBefore as string) - Date.parse(ev!.createdAt as string);
