@@ -191,8 +191,13 @@ export class Controller extends EventEmitter {
   }
 
   /** A portal/CLI restart or redeploy: a User event for that VM alone, waiting like any other. */
-  userAction(vmName: string, type: 'Reboot' | 'Redeploy', notice?: string | number): Activity {
-    const [activity] = this.schedule({ type, targets: { vms: [vmName] }, source: 'User', notice });
+  userAction(
+    vmName: string,
+    type: 'Reboot' | 'Redeploy',
+    notice?: string | number,
+    approval?: ApprovalMode,
+  ): Activity {
+    const [activity] = this.schedule({ type, targets: { vms: [vmName] }, source: 'User', notice, approval });
     return activity!;
   }
 

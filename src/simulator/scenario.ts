@@ -215,8 +215,10 @@ export class ScenarioPlayer {
       else if (step.cancel) done = byRef(step.cancel).map((a) => c.cancel(a.eventId));
       else if (step.reschedule)
         done = byRef(step.reschedule.event).map((a) => c.reschedule(a.eventId, step.reschedule!));
-      else if (step.userReboot) done = [c.userAction(step.userReboot, 'Reboot')];
-      else if (step.userRedeploy) done = [c.userAction(step.userRedeploy, 'Redeploy')];
+      else if (step.userReboot)
+        done = [c.userAction(step.userReboot, 'Reboot', undefined, scenario.approval)];
+      else if (step.userRedeploy)
+        done = [c.userAction(step.userRedeploy, 'Redeploy', undefined, scenario.approval)];
       else if (step.faults) this.faults.set(step.faults.spec, step.faults.vm);
       else if (step.clearFaults) this.faults.clear(step.clearFaults.vm);
       played.state = 'done';

@@ -192,6 +192,30 @@ describe('playing a scenario', () => {
   });
 });
 
+describe("a scenario's approval mode", () => {
+  it('applies to schedule steps and to userReboot and userRedeploy steps', async () => {
+    const res = await api.post('/sim/scenario', {
+      name: 'all-mode',
+      timeScale: 1200,
+      approval: 'all',
+      fleet: [{ name: 'u-1' }, { name: 'u-2' }],
+      timeline: [
+        { at: '0s', schedule: { type: 'Freeze', targets: { vms: ['u-1'] }, notice: '1h' } },
+        { at: '0s', userReboot: 'u-1' },
+        { at: '0s', userRedeploy: 'u-2' },
+      ],
+    });
+    expect(res.status, res.text).toBe(201);
+    await waitFor(async () => (await api.get('/sim/events')).body.events.length === 3);
+    const events = (await api.get('/sim/events')).body.events as { type: string; approvalMode: string }[];
+    expect(events.map((e) => [e.type, e.approvalMode])).toEqual([
+      ['Freeze', 'all'],
+      ['Reboot', 'all'],
+      ['Redeploy', 'all'],
+    ]);
+  });
+});
+
 describe('reset during a scenario', () => {
   it('stops the scenario: later steps never run and none is reported pending', async () => {
     const res = await api.post('/sim/scenario', {
