@@ -321,12 +321,15 @@ function faultCommand(): Command {
     });
   fault
     .command('clear')
+    .description("clear the global faults (per-VM faults stay), one VM's (--vm), or all (--all)")
     .option('--vm <name>', 'only this VM')
+    .addOption(new Option('--all', 'the global and every per-VM fault spec').conflicts('vm'))
     .addOption(urlOption())
     .action(async (o) => {
-      print(
-        await callJson(o.url, 'DELETE', o.vm ? `sim/vms/${encodeURIComponent(o.vm)}/faults` : 'sim/faults'),
-      );
+      const path = o.vm
+        ? `sim/vms/${encodeURIComponent(o.vm)}/faults`
+        : `sim/faults${o.all ? '?all=true' : ''}`;
+      print(await callJson(o.url, 'DELETE', path));
     });
   fault
     .command('show')

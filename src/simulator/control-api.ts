@@ -218,10 +218,25 @@ export function controlRoutes(ctx: ControlContext) {
       ctx.faults.set(req.body);
       return ctx.faults.all();
     });
-    app.delete('/faults', { schema: { tags } }, async () => {
-      ctx.faults.clearAll();
-      return ctx.faults.all();
-    });
+    app.delete(
+      '/faults',
+      {
+        schema: {
+          tags,
+          description:
+            "Clears the global fault spec (as a scenario's clearFaults: {}); ?all=true also every VM's.",
+          querystring: Type.Object(
+            { all: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])) },
+            { additionalProperties: false },
+          ),
+        },
+      },
+      async (req) => {
+        if (req.query.all === 'true') ctx.faults.clearAll();
+        else ctx.faults.clear();
+        return ctx.faults.all();
+      },
+    );
     app.put('/vms/:name/faults', { schema: { tags, params: NameParam, body: FaultSpec } }, async (req) => {
       ctx.faults.set(req.body, c.fleet.require(req.params.name).name);
       return ctx.faults.all();

@@ -283,6 +283,20 @@ describe('sim fault', () => {
     await ok('sim', 'fault', 'clear');
     expect((await api.metadata('db-1')).status).toBe(200);
   });
+
+  it('fault clear leaves per-VM faults; fault clear --all removes them too', async () => {
+    await ok('sim', 'fault', 'set', '--error-rate', '1');
+    await ok('sim', 'fault', 'set', '--vm', 'web-1', '--error-rate', '1', '--error-status', '503');
+    expect(JSON.parse(await ok('sim', 'fault', 'clear'))).toEqual({
+      vms: { 'web-1': { errorRate: 1, errorStatus: 503 } },
+    });
+    expect((await api.metadata('web-1')).status).toBe(503);
+    expect(JSON.parse(await ok('sim', 'fault', 'clear', '--all'))).toEqual({ vms: {} });
+    expect((await api.metadata('web-1')).status).toBe(200);
+
+    const both = await cli('sim', 'fault', 'clear', '--all', '--vm', 'web-1', '--url', url);
+    expect(both.error).toMatchObject({ code: 'commander.conflictingOption' });
+  });
 });
 
 describe('sim approvals, reset and help', () => {

@@ -37,6 +37,27 @@ describe('fault injection over HTTP', () => {
     expect((await get('web-01')).status).toBe(200);
   });
 
+  it('DELETE /sim/faults clears only the global spec, like clearFaults: {}; ?all=true clears every spec', async () => {
+    await setFaults({ errorRate: 1 });
+    await setFaults({ errorRate: 1, errorStatus: 503 }, 'solo');
+    const cleared = await t.control('DELETE', '/faults');
+    expect(cleared.status).toBe(200);
+    expect(await cleared.json()).toEqual({ vms: { solo: { errorRate: 1, errorStatus: 503 } } });
+    expect((await get('web-01')).status).toBe(200);
+    expect((await get('solo')).status).toBe(503);
+
+    await setFaults({ errorRate: 1 });
+    const all = await t.control('DELETE', '/faults?all=true');
+    expect(all.status).toBe(200);
+    expect(await all.json()).toEqual({ vms: {} });
+    expect((await get('solo')).status).toBe(200);
+    expect((await get('web-01')).status).toBe(200);
+
+    const bad = await t.control('DELETE', '/faults?all=yes');
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).message).toMatch(/querystring\/all/);
+  });
+
   it('count clears the fault after that many requests', async () => {
     await setFaults({ errorRate: 1, errorStatus: 410, count: 2 }, 'web-01');
     const statuses = [];
