@@ -31,6 +31,11 @@ export interface MetadataContext {
   etag: boolean;
   /** The first Scheduled Events call of each VM waits this long (cloud time, scaled): the service enabling itself. */
   enableDelayMs: number;
+  /**
+   * VMs whose Scheduled Events service is enabled (first call made), shared by the `/vm/<name>` and the
+   * unprefixed mounts. `POST /sim/reset` and deleting the VM clear it.
+   */
+  enabled: Set<string>;
   defaultVm?: string;
   /** 400 for a StartRequests naming an unknown or foreign EventId (real IMDS: undocumented; default: ignore). */
   strictApprovals: boolean;
@@ -66,7 +71,6 @@ interface Served {
 
 export function azureMetadataRoutes(ctx: MetadataContext) {
   const served = new WeakMap<FastifyRequest, Served>();
-  const enabled = new Set<string>();
 
   return async function routes(app: FastifyInstance): Promise<void> {
     // Clients differ in what Content-Type they send with StartRequests (curl -d sends a form type):
@@ -143,8 +147,8 @@ export function azureMetadataRoutes(ctx: MetadataContext) {
       if (!version) {
         return reply.code(400).send({ error: ERR.version, 'newest-versions': SCHEDULED_EVENTS_NEWEST });
       }
-      if (!enabled.has(vm.name)) {
-        enabled.add(vm.name);
+      if (!ctx.enabled.has(vm.name)) {
+        ctx.enabled.add(vm.name);
         if (ctx.enableDelayMs > 0)
           await pause(ctx.enableDelayMs / ctx.controller.timeScale, ctx.closing, reply);
       }

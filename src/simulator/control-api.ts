@@ -101,6 +101,7 @@ export function controlRoutes(ctx: ControlContext) {
       const vm = c.fleet.require(req.params.name);
       c.removeVm(vm.name);
       ctx.faults.clear(vm.name);
+      ctx.enabled.delete(vm.name);
       return vm;
     });
     app.get(
@@ -254,6 +255,7 @@ export function controlRoutes(ctx: ControlContext) {
         c.reset({ fleet: req.body?.fleet });
         ctx.faults.clearAll();
         ctx.limiter.reset();
+        ctx.enabled.clear();
         ctx.log.clear();
         return { ok: true, vms: c.fleet.list().length };
       },

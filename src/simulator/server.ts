@@ -55,6 +55,7 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
     etag: options.etag ?? false,
     strictApprovals: options.strictApprovals ?? false,
     enableDelayMs: options.enableDelay === undefined ? 0 : parseDuration(options.enableDelay),
+    enabled: new Set(),
     defaultVm: options.defaultVm,
     closing: closing.signal,
   };

@@ -345,6 +345,27 @@ describe('service behaviour', () => {
     expect(performance.now() - start).toBeLessThan(280);
   });
 
+  it('counts the first call once per VM across both mounts, and again after a reset', async () => {
+    await t.close();
+    t = await startSim({ enableDelay: '30s', timeScale: 100 }); // 300 ms real
+    const timed = async (vm: string | null) => {
+      const start = performance.now();
+      await doc(vm);
+      return performance.now() - start;
+    };
+    expect(await timed('web-01')).toBeGreaterThanOrEqual(280);
+    // The unprefixed path serves the same VM (web-01): its service is already enabled.
+    expect(await timed(null)).toBeLessThan(280);
+    expect(await timed('web-02')).toBeGreaterThanOrEqual(280);
+    expect((await t.control('POST', '/reset')).status).toBe(200);
+    expect(await timed(null)).toBeGreaterThanOrEqual(280);
+    expect(await timed('web-01')).toBeLessThan(280);
+    // A deleted VM created again is a new VM: its first call waits again.
+    expect((await t.control('DELETE', '/vms/web-02')).status).toBe(200);
+    expect((await t.control('POST', '/vms', { name: 'web-02' })).status).toBe(201);
+    expect(await timed('web-02')).toBeGreaterThanOrEqual(280);
+  });
+
   it('sends an ETag and answers 304 when asked, only with the option on', async () => {
     expect((await t.imds('web-01', SE + '2020-07-01')).headers.get('etag')).toBeNull();
     await t.close();
