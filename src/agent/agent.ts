@@ -42,6 +42,8 @@ export interface AgentOptions {
   sinks?: TransitionSink[];
   /** Hooks the hub may run by name through `run-hook`. */
   commandHooks?: HookSpec[];
+  /** Transitions per delivery request. */
+  batchSize?: number;
   /** Max attempts of a failing local task (syslog down) before it is dropped and counted. */
   localAttempts?: number;
   now?: () => number;
@@ -67,7 +69,9 @@ export class Agent {
 
   start(): void {
     if (this.o.publisher) {
-      this.delivery = new Delivery(this.o.journal, this.o.publisher, this.o.log);
+      this.delivery = new Delivery(this.o.journal, this.o.publisher, this.o.log, {
+        batchSize: this.o.batchSize,
+      });
       this.delivery.start();
     }
     for (const s of this.o.sources) this.schedulePoll(s, 0);
@@ -120,9 +124,11 @@ export class Agent {
 
   private retryDelay(health: SourceHealth & { retryAfterMs?: number }): number {
     const base = this.o.pollIntervalMs ?? 1000;
+    const max = this.o.maxBackoffMs ?? 30_000;
+    // Honour Retry-After, but never sleep past maxBackoff: a 3600 s Retry-After must not blind us for an hour.
     return Math.max(
-      health.retryAfterMs ?? 0,
-      backoffDelay(health.consecutiveFailures - 1, { baseMs: base, maxMs: this.o.maxBackoffMs ?? 30_000 }),
+      Math.min(health.retryAfterMs ?? 0, max),
+      backoffDelay(health.consecutiveFailures - 1, { baseMs: base, maxMs: max }),
     );
   }
 
@@ -262,11 +268,15 @@ export class Agent {
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       if (this.stopped) return resolve();
-      const t = setTimeout(resolve, ms);
-      this.abort.signal.addEventListener('abort', () => {
+      const onAbort = () => {
         clearTimeout(t);
         resolve();
-      });
+      };
+      const t = setTimeout(() => {
+        this.abort.signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      this.abort.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -5,6 +5,10 @@ import type { SourceDocument } from '../sources/source.js';
 import { emptyState, observe, REGRESSION_CONFIRMATIONS, type TrackerState } from './tracker.js';
 
 const VM = 'web-01';
+
+/** Most tests look at one document at a time: report a disappearance at once (confirmations: 1). */
+const observe1 = (...[state, d, vm, now, options]: Parameters<typeof observe>) =>
+  observe(state, d, vm, now, { confirmations: 1, ...options });
 const T0 = Date.parse('2024-05-01T12:00:00.000Z');
 const IN_1H = '2024-05-01T13:00:00.000Z';
 const IN_2H = '2024-05-01T14:00:00.000Z';
@@ -40,7 +44,7 @@ const doc = (incarnation: number | undefined, ...events: MaintenanceEvent[]): So
 function run(docs: SourceDocument[], start: TrackerState = emptyState(), now = T0) {
   let state = start;
   return docs.map((d) => {
-    const o = observe(state, d, VM, now);
+    const o = observe1(state, d, VM, now);
     state = o.state;
     return o;
   });
@@ -50,7 +54,7 @@ describe('observe: the first document', () => {
   it('emits scheduled for a Scheduled event, started for a Started one, and remembers both', () => {
     const a = ev('A');
     const b = started(ev('B'));
-    const o = observe(emptyState(), doc(5, a, b), VM, T0);
+    const o = observe1(emptyState(), doc(5, a, b), VM, T0);
     expect(o.anomaly).toBeUndefined();
     expect(o.transitions).toEqual([
       { id: 'azure/A/scheduled', transition: 'scheduled', event: a, mine: true, observedAt: toIso(T0) },
@@ -62,7 +66,7 @@ describe('observe: the first document', () => {
   });
 
   it('emits nothing for an empty document but records its incarnation', () => {
-    const o = observe(emptyState(), doc(1), VM, T0);
+    const o = observe1(emptyState(), doc(1), VM, T0);
     expect(o.transitions).toEqual([]);
     expect(o.state).toEqual({ incarnation: 1, events: {}, gone: {} });
   });
@@ -106,9 +110,9 @@ describe('observe: an event’s life', () => {
   });
 
   it('scheduled → gone after NotBefore is an inferred completion', () => {
-    const first = observe(emptyState(), doc(1, ev('A')), VM, T0);
+    const first = observe1(emptyState(), doc(1, ev('A')), VM, T0);
     const later = Date.parse(IN_1H) + 1000;
-    const o = observe(first.state, doc(2), VM, later);
+    const o = observe1(first.state, doc(2), VM, later);
     expect(o.transitions).toEqual([
       expect.objectContaining({
         id: 'azure/A/completed',
@@ -168,8 +172,8 @@ describe('observe: rescheduled', () => {
     const id2 = r2!.transitions[0]!.id;
     expect(id1).not.toBe(id2);
     // The same previous state and document, observed again (e.g. after a crash before the commit): same id.
-    const first = observe(emptyState(), doc(1, a), VM, T0);
-    const again = observe(first.state, doc(2, { ...a, notBefore: IN_2H }), VM, T0 + 5000);
+    const first = observe1(emptyState(), doc(1, a), VM, T0);
+    const again = observe1(first.state, doc(2, { ...a, notBefore: IN_2H }), VM, T0 + 5000);
     expect(again.transitions[0]!.id).toBe(id1);
   });
 
@@ -193,30 +197,37 @@ describe('observe: rescheduled', () => {
 });
 
 describe('observe: inconsistent documents', () => {
-  it('same incarnation with different events is ignored with an anomaly, state unchanged', () => {
-    const first = observe(emptyState(), doc(4, ev('A')), VM, T0);
-    for (const bad of [doc(4), doc(4, ev('A'), ev('B')), doc(4, ev('B'))]) {
-      const o = observe(first.state, bad, VM, T0 + 1000);
+  it('same incarnation with fewer or other events is ignored with an anomaly, state unchanged', () => {
+    const first = observe1(emptyState(), doc(4, ev('A')), VM, T0);
+    for (const bad of [doc(4), doc(4, ev('B'))]) {
+      const o = observe1(first.state, bad, VM, T0 + 1000);
       expect(o.transitions).toEqual([]);
       expect(o.anomaly).toMatch(/incarnation 4 unchanged/);
       expect(o.state).toBe(first.state);
     }
   });
 
+  it('same incarnation with MORE events corrects an earlier glitched document', () => {
+    const first = observe1(emptyState(), doc(4, ev('A')), VM, T0);
+    const o = observe1(first.state, doc(4, ev('A'), ev('B')), VM, T0 + 1000);
+    expect(o.anomaly).toBeUndefined();
+    expect(o.transitions.map((t) => `${t.transition}:${t.event.eventId}`)).toEqual(['scheduled:B']);
+  });
+
   it(`incarnation going back is ignored until seen ${REGRESSION_CONFIRMATIONS} times in a row, then accepted`, () => {
     const a = ev('A');
-    const base = observe(emptyState(), doc(10, a), VM, T0).state;
+    const base = observe1(emptyState(), doc(10, a), VM, T0).state;
     let state = base;
     // The lower document misses A: if it were believed, A would be canceled.
     for (let i = 1; i < REGRESSION_CONFIRMATIONS; i++) {
-      const o = observe(state, doc(3), VM, T0 + i * 1000);
+      const o = observe1(state, doc(3), VM, T0 + i * 1000);
       expect(o.transitions).toEqual([]);
       expect(o.anomaly).toMatch(new RegExp(`went back from 10 to 3.*${i}/${REGRESSION_CONFIRMATIONS}`));
       expect(o.state.incarnation).toBe(10);
       expect(o.state.events).toEqual(base.events);
       state = o.state;
     }
-    const accepted = observe(state, doc(3), VM, T0 + 10_000);
+    const accepted = observe1(state, doc(3), VM, T0 + 10_000);
     expect(accepted.anomaly).toBeUndefined();
     expect(accepted.state.incarnation).toBe(3);
     expect(accepted.state.regression).toBeUndefined();
@@ -224,7 +235,7 @@ describe('observe: inconsistent documents', () => {
   });
 
   it('the regression count restarts when the higher incarnation comes back in between', () => {
-    const base = observe(emptyState(), doc(10, ev('A')), VM, T0).state;
+    const base = observe1(emptyState(), doc(10, ev('A')), VM, T0).state;
     const docs = [doc(3), doc(10, ev('A'))];
     for (let i = 1; i < REGRESSION_CONFIRMATIONS; i++) docs.push(doc(3));
     const obs = run(docs, base);
@@ -234,7 +245,7 @@ describe('observe: inconsistent documents', () => {
   });
 
   it('a different lower incarnation restarts the count', () => {
-    const base = observe(emptyState(), doc(10, ev('A')), VM, T0).state;
+    const base = observe1(emptyState(), doc(10, ev('A')), VM, T0).state;
     const docs = [];
     for (let i = 1; i < REGRESSION_CONFIRMATIONS; i++) docs.push(doc(3));
     docs.push(doc(4));
@@ -286,10 +297,10 @@ describe('observe: ids stay unique', () => {
 
   it('keeps at most 500 removed ids, forgetting the oldest first', () => {
     const events = Array.from({ length: 501 }, (_, i) => ev(`E-${String(i).padStart(4, '0')}`));
-    let state = observe(emptyState(), doc(1, ...events), VM, T0).state;
+    let state = observe1(emptyState(), doc(1, ...events), VM, T0).state;
     // Remove them one poll at a time so "oldest" is well defined.
     for (let i = 0; i < events.length; i++) {
-      state = observe(state, doc(2 + i, ...events.slice(i + 1)), VM, T0).state;
+      state = observe1(state, doc(2 + i, ...events.slice(i + 1)), VM, T0).state;
     }
     const gone = Object.keys(state.gone);
     expect(gone).toHaveLength(500);
@@ -314,15 +325,15 @@ describe('observe: siblings and legacy', () => {
 
   it('with disappearance "completed" (legacy), a vanished Scheduled event is completed, not canceled', () => {
     const a = ev('a', { provider: 'azure-legacy', notBefore: undefined });
-    const first = observe(emptyState(), doc(undefined, a), VM, T0, { disappearance: 'completed' });
+    const first = observe1(emptyState(), doc(undefined, a), VM, T0, { disappearance: 'completed' });
     expect(first.transitions.map((t) => t.id)).toEqual(['azure-legacy/a/scheduled']);
-    const o = observe(first.state, doc(undefined), VM, T0 + 1000, { disappearance: 'completed' });
+    const o = observe1(first.state, doc(undefined), VM, T0 + 1000, { disappearance: 'completed' });
     expect(o.transitions).toEqual([
       expect.objectContaining({ id: 'azure-legacy/a/completed', transition: 'completed' }),
     ]);
     expect(o.transitions[0]!.inferred).toBeUndefined();
     // The default would have called it canceled.
-    expect(observe(first.state, doc(undefined), VM, T0 + 1000).transitions[0]!.transition).toBe('canceled');
+    expect(observe1(first.state, doc(undefined), VM, T0 + 1000).transitions[0]!.transition).toBe('canceled');
   });
 
   it('without incarnations (legacy) every document is diffed', () => {
@@ -333,5 +344,34 @@ describe('observe: siblings and legacy', () => {
       ['azure-legacy/a/canceled'],
       ['azure-legacy/a/scheduled/g1'],
     ]);
+  });
+});
+
+describe('disappearance needs confirmation (default: two documents)', () => {
+  it('one document without the event is not a cancellation; the second one is', () => {
+    const a = ev('A', { notBefore: IN_1H });
+    const s1 = observe(emptyState(), doc(1, a), VM, T0).state;
+    const gone1 = observe(s1, doc(2), VM, T0 + 1000);
+    expect(gone1.transitions).toEqual([]);
+    expect(gone1.state.missing).toEqual({ A: 1 });
+    const gone2 = observe(gone1.state, doc(2), VM, T0 + 2000);
+    expect(gone2.transitions.map((t) => t.transition)).toEqual(['canceled']);
+    expect(gone2.state.missing).toBeUndefined();
+  });
+
+  it('an empty glitch on the first document after a bump is corrected by the next one at the same incarnation', () => {
+    const a = ev('A', { notBefore: IN_1H });
+    const s1 = observe(emptyState(), doc(1, a), VM, T0).state;
+    const glitch = observe(s1, doc(2), VM, T0 + 1000);
+    expect(glitch.transitions).toEqual([]);
+    const real = observe(glitch.state, doc(2, started(a)), VM, T0 + 2000);
+    expect(real.anomaly).toBeUndefined();
+    expect(real.transitions.map((t) => t.transition)).toEqual(['started']);
+    expect(real.state.missing).toBeUndefined();
+  });
+
+  it('an unchanged poll returns the very same state object (no disk write)', () => {
+    const s1 = observe(emptyState(), doc(1, ev('A', { notBefore: IN_1H })), VM, T0).state;
+    expect(observe(s1, doc(1, ev('A', { notBefore: IN_1H })), VM, T0 + 1000).state).toBe(s1);
   });
 });

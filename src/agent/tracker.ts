@@ -21,11 +21,19 @@ export interface TrackerState {
   gone: Record<string, number>;
   /** A lower incarnation seen repeatedly; accepted as the new baseline after REGRESSION_CONFIRMATIONS polls. */
   regression?: { incarnation: number; count: number };
+  /** Events absent from accepted documents, and how many in a row; reported gone once confirmed. */
+  missing?: Record<string, number>;
 }
 
 export interface TrackerOptions {
   /** What a vanished Scheduled event means: `infer` (canceled, or completed if past NotBefore) or always `completed` (legacy). */
   disappearance?: 'infer' | 'completed';
+  /**
+   * Accepted documents in a row an event must be absent from before it is reported gone (default 2).
+   * One glitched document (an event vanishing for one poll) then never fakes a completion; the
+   * cost is one poll interval on `completed`/`canceled`, which nobody races against.
+   */
+  confirmations?: number;
 }
 
 export interface Observation {
@@ -76,15 +84,26 @@ export function observe(
   options: TrackerOptions = {},
 ): Observation {
   const observedAt = new Date(now).toISOString();
-  const sameSet = () => {
-    const ids = new Set(doc.events.map((e) => e.eventId));
-    const prevIds = Object.keys(prev.events);
-    return ids.size === prevIds.length && prevIds.every((id) => ids.has(id));
-  };
+  const confirmations = options.confirmations ?? 2;
+  const missingBefore = prev.missing ?? {};
+  // What the last accepted documents showed: events not already counted missing.
+  const visible = Object.keys(prev.events).filter((id) => !missingBefore[id]);
+  const docIds = new Set(doc.events.map((e) => e.eventId));
 
   if (doc.incarnation !== undefined && prev.incarnation !== undefined) {
     if (doc.incarnation === prev.incarnation) {
-      if (!sameSet()) {
+      // Same incarnation must mean same events. Fewer events is a glitch: ignore the document.
+      // More (or other) events means the document we accepted at this incarnation was the glitch: take this one.
+      const lacks = visible.filter((id) => !docIds.has(id));
+      const adds = [...docIds].filter((id) => !visible.includes(id));
+      if (lacks.length && !adds.length) {
+        return {
+          state: prev,
+          transitions: [],
+          anomaly: `incarnation ${doc.incarnation} unchanged but ${lacks.length} event(s) vanished: ignored`,
+        };
+      }
+      if (adds.length && lacks.length) {
         return {
           state: prev,
           transitions: [],
@@ -106,6 +125,7 @@ export function observe(
 
   const transitions: TransitionRecord[] = [];
   const events: Record<string, TrackedEvent> = {};
+  const missing: Record<string, number> = {};
   const gone = { ...prev.gone };
   const emit = (
     t: Transition,
@@ -137,17 +157,24 @@ export function observe(
     if (before.event.status === 'scheduled' && event.status === 'started') {
       emit('started', tracked);
     } else if (event.status === 'scheduled' && fingerprint(before.event) !== fingerprint(event)) {
+      // The incarnation is in the id: moving back to an earlier time is a new reschedule, not a repeat.
       emit(
         'rescheduled',
         tracked,
         before.event.notBefore ? { previousNotBefore: before.event.notBefore } : {},
-        shortHash(fingerprint(event)),
+        shortHash(`${doc.incarnation ?? ''}|${fingerprint(event)}`),
       );
     }
   }
 
   for (const [id, before] of Object.entries(prev.events)) {
     if (events[id]) continue;
+    const absent = (missingBefore[id] ?? 0) + 1;
+    if (absent < confirmations) {
+      events[id] = before; // keep it until a second document confirms it is gone
+      missing[id] = absent;
+      continue;
+    }
     const last = before.event;
     let transition: Transition;
     let inferred = false;
@@ -170,5 +197,14 @@ export function observe(
 
   const goneIds = Object.keys(gone);
   for (const id of goneIds.slice(0, Math.max(0, goneIds.length - GONE_LIMIT))) delete gone[id];
-  return { state: { incarnation: doc.incarnation, events, gone }, transitions };
+  const state: TrackerState = {
+    incarnation: doc.incarnation,
+    events,
+    gone,
+    ...(Object.keys(missing).length ? { missing } : {}),
+  };
+  // Nothing changed: hand back the same object so the caller skips a disk write.
+  if (transitions.length === 0 && JSON.stringify(state) === JSON.stringify(prev))
+    return { state: prev, transitions };
+  return { state, transitions };
 }

@@ -120,6 +120,7 @@ export function buildAgent(
     log,
     pollIntervalMs: config.pollIntervalMs,
     maxBackoffMs: config.maxBackoffMs,
+    batchSize: config.batch,
     publisher,
     hub,
     heartbeatIntervalMs: config.hub?.heartbeatMs,

@@ -1,6 +1,7 @@
 // HTTP to a link-local metadata service. A dedicated undici Agent means HTTP_PROXY/HTTPS_PROXY
 // are never consulted: IMDS must not go through a proxy (metadata-apis.md §1.1).
 import { Agent, request, errors } from 'undici';
+import { parseRfc1123 } from '../core/time.js';
 import { SourceError } from './source.js';
 
 const direct = new Agent({ keepAliveTimeout: 10_000, connections: 4 });
@@ -65,6 +66,10 @@ export function retryAfterMs(headers: MetadataResponse['headers'], now = Date.no
   const value = Array.isArray(raw) ? raw[0] : raw;
   if (!value) return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  // Otherwise only an HTTP-date (RFC 1123), not whatever Date.parse happens to accept ('-5', '2099').
+  try {
+    return Math.max(0, parseRfc1123(value) - now);
+  } catch {
+    return undefined;
+  }
 }
