@@ -8,7 +8,14 @@ const Label = Type.String({ minLength: 1, maxLength: 128 });
 const Domain = Type.Integer({ minimum: 0, maximum: 19 });
 const Tags = Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.String({ maxLength: 256 }));
 export const Duration = Type.Union(
-  [Type.String({ minLength: 1, maxLength: 32 }), Type.Number({ minimum: 0 })],
+  [
+    Type.Number({ minimum: 0, title: 'a non-negative number of seconds' }),
+    Type.String({
+      minLength: 1,
+      maxLength: 32,
+      title: "a duration string such as '90s', '15m', '1h30m' or 'PT5M'",
+    }),
+  ],
   {
     description: "Cloud time: seconds, '90s', '15m', '1h30m' or ISO 8601 'PT5M'; divided by the time scale",
   },
@@ -34,7 +41,7 @@ export const VmInput = Type.Object(
     location: Type.Optional(Label),
     vmSize: Type.Optional(Label),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'a VM' },
 );
 export type VmInputT = Static<typeof VmInput>;
 
@@ -142,7 +149,7 @@ const VmGenerator = Type.Object(
       { additionalProperties: false },
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'a generator ({generate: {prefix, count, …}})' },
 );
 
 const Ref = Type.String({

@@ -12,6 +12,7 @@ import { SimError } from './fleet.js';
 import { RateLimiter } from './rate-limit.js';
 import { RequestLog } from './request-log.js';
 import { ScenarioPlayer } from './scenario.js';
+import { ajvMessage, type AjvError } from './validate.js';
 
 export interface SimulatorOptions {
   timeScale?: number;
@@ -69,19 +70,17 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
     bodyLimit: 1024 * 1024,
     // Hung (fault-injected) and keep-alive connections must not hold up a close.
     forceCloseConnections: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+    // verbose: each error carries its schema, so a union's error can list what the union accepts.
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, verbose: true },
+    },
   });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof SimError)
       return reply.code(err.statusCode).send({ error: reasonOf(err.statusCode), message: err.message });
     if (err.validation) {
-      const v = err.validation[0];
-      const extra = (v?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
-      const where = `${err.validationContext ?? 'request'}${v?.instancePath ?? ''}`;
-      const message = extra
-        ? `${where}: unknown field ${JSON.stringify(extra)}`
-        : `${where}: ${v?.message ?? err.message}`;
+      const message = ajvMessage(err.validation as AjvError[], err.validationContext, err.message);
       return reply.code(400).send({ error: 'Bad Request', message });
     }
     const status = err.statusCode ?? 500;

@@ -358,7 +358,55 @@ describe('bad input is refused and changes nothing', () => {
       /ghost/,
     ],
     ['unknown VM to reboot', 'POST /sim/vms/ghost/reboot', {}, 404, /ghost/],
-    ['bad event type', 'POST /sim/events', event({ type: 'Explode' }), 400, /type/],
+    [
+      'bad event type',
+      'POST /sim/events',
+      event({ type: 'Explode' }),
+      400,
+      /^body\/type: must be one of Freeze, Reboot, Redeploy, Preempt, Terminate$/,
+    ],
+    [
+      'bad approval mode',
+      'POST /sim/events',
+      event({ approval: 'some' }),
+      400,
+      /^body\/approval: must be one of any, all$/,
+    ],
+    [
+      'negative notice',
+      'POST /sim/events',
+      event({ notice: -5 }),
+      400,
+      /^body\/notice: must be a non-negative number of seconds or a duration string/,
+    ],
+    [
+      'bad malformedKind',
+      'PUT /sim/faults',
+      { malformedRate: 1, malformedKind: 'wrong' },
+      400,
+      /^body\/malformedKind: must be one of truncated, garbage, empty, wrong-shape$/,
+    ],
+    [
+      'bad endpoint in a fault spec',
+      'PUT /sim/faults',
+      { errorRate: 1, endpoints: ['scheduledevents', 'imds'] },
+      400,
+      /^body\/endpoints\/1: must be one of scheduledevents, instance, legacy$/,
+    ],
+    [
+      'bad status filter',
+      'GET /sim/events?status=Done',
+      undefined,
+      400,
+      /^querystring\/status: must be one of Scheduled, Started, Completed, Canceled$/,
+    ],
+    [
+      'enable delay as a negative number',
+      'PATCH /sim/config',
+      { enableDelay: -1 },
+      400,
+      /^body\/enableDelay: must be a non-negative number of seconds or a duration string/,
+    ],
     ['bad duration string', 'POST /sim/events', event({ notice: '15 minutes' }), 400, /notice.*15 minutes/],
     ['bad startedFor', 'POST /sim/events', event({ startedFor: 'forever' }), 400, /startedFor/],
     [
@@ -397,7 +445,11 @@ describe('bad input is refused and changes nothing', () => {
       await schedule({ type: 'Freeze', targets: { vms: ['db-1'] } });
       const before = await snapshot();
       const [method, path] = route.split(' ') as [string, string];
-      const res = await api.send(method, path, body instanceof Raw ? { raw: body.text } : { json: body });
+      const res = await api.send(
+        method,
+        path,
+        body instanceof Raw ? { raw: body.text } : body === undefined ? {} : { json: body },
+      );
       expect(res.status, res.text).toBe(status);
       expect(res.body, res.text).toBeTypeOf('object');
       expect(res.body.message).toMatch(message);

@@ -311,7 +311,26 @@ describe('refused scenarios', () => {
       input: base(step({ at: '2 minutes', cancel: 'e' })),
       message: /^\/timeline\/1\/at: .*2 minutes/,
     },
-    { name: 'negative at', input: base(step({ at: -5, cancel: 'e' })), message: /^\/timeline\/1\/at/ },
+    {
+      name: 'negative at',
+      input: base(step({ at: -5, cancel: 'e' })),
+      message: /^\/timeline\/1\/at: must be a non-negative number of seconds or a duration string/,
+    },
+    {
+      name: 'unknown field on a fleet VM',
+      input: base({ fleet: [{ name: 'b-1', colour: 'red' }] }),
+      message: /^\/fleet\/0\/colour: unknown field$/,
+    },
+    {
+      name: 'a fleet entry that is neither a VM nor a generator',
+      input: base({ fleet: ['b-1'] }),
+      message: /^\/fleet\/0: must be a VM or a generator/,
+    },
+    {
+      name: 'bad approval mode',
+      input: base({ approval: 'some' }),
+      message: /^\/approval: must be one of any, all$/,
+    },
     {
       name: 'bad notice duration',
       input: base({
