@@ -1,6 +1,6 @@
 // The JSON Schemas forewarn publishes for its configuration files, by output path.
 import { AgentConfigSchema } from './agent/config.js';
-import { Scenario } from './simulator/schemas.js';
+import { ScenarioDocument } from './simulator/schemas.js';
 
 export function publishedSchemas(): Record<string, unknown> {
   const plain = (schema: unknown) => JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
@@ -13,7 +13,7 @@ export function publishedSchemas(): Record<string, unknown> {
       $schema: 'http://json-schema.org/draft-07/schema#',
       $id: 'https://forewarn.dev/schemas/scenario.json',
       title: 'forewarn simulator scenario',
-      ...plain(Scenario),
+      ...plain(ScenarioDocument),
     },
   };
 }

@@ -14,7 +14,7 @@ import {
   FaultSpec,
   RescheduleBody,
   ResetBody,
-  Scenario,
+  ScenarioDocument,
   ScheduleBody,
   UserActionBody,
   VmInput,
@@ -268,6 +268,6 @@ export function controlRoutes(ctx: ControlContext) {
       async (req, reply) => reply.code(201).send(ctx.player.load(req.body)),
     );
     app.get('/scenario', { schema: { tags } }, async () => ctx.player.status() ?? { name: null, steps: [] });
-    app.get('/scenario/schema', { schema: { tags } }, async () => Scenario);
+    app.get('/scenario/schema', { schema: { tags } }, async () => ScenarioDocument);
   };
 }

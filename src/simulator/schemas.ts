@@ -192,24 +192,72 @@ export interface ScenarioStepT {
   clearFaults?: Static<typeof ClearFaultsStep>;
 }
 
+const At = Type.Union(Duration.anyOf, {
+  description: 'Cloud time after loading the scenario; divided by the time scale',
+});
+
 /** Checked loosely here and per action in scenario.ts, so errors name the exact field. */
 const ScenarioStep = Type.Object(
-  { at: Duration, id: Type.Optional(Ref) },
+  { at: At, id: Type.Optional(Ref) },
   {
     additionalProperties: true,
     description: `at, optional id, and one of: ${Object.keys(STEP_ACTIONS).join(', ')}`,
   },
 );
 
+/**
+ * The documentation form of a step, one shape per action: `at`, exactly one action with its own
+ * schema, and `id` on a schedule step only. Published for editors (docs/scenario.schema.json);
+ * the simulator itself checks the loose form above, then the action, so its errors name the path.
+ */
+const DocumentedSteps = (Object.keys(STEP_ACTIONS) as StepAction[]).map((action) =>
+  Type.Object(
+    action === 'schedule'
+      ? {
+          at: At,
+          id: Type.Optional(
+            Type.String({ minLength: 1, maxLength: 64, description: 'a name later steps refer to' }),
+          ),
+          schedule: STEP_ACTIONS.schedule,
+        }
+      : { at: At, [action]: STEP_ACTIONS[action] },
+    { additionalProperties: false, title: `${action} step` },
+  ),
+);
+
+const scenarioFields = {
+  name: Type.String({ minLength: 1, maxLength: 128 }),
+  description: Type.Optional(Type.String({ maxLength: 4000 })),
+  timeScale: Type.Optional(
+    Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 100_000,
+      description: 'used when the simulator was started without --time-scale / FOREWARN_SIM_TIME_SCALE',
+    }),
+  ),
+  approval: Type.Optional(
+    Type.Union([Type.Literal('any'), Type.Literal('all')], {
+      description: 'approval mode of the schedule, userReboot and userRedeploy steps',
+    }),
+  ),
+  fleet: Type.Array(Type.Union([VmInput, VmGenerator]), { minItems: 1 }),
+};
+
 export const Scenario = Type.Object(
-  {
-    name: Type.String({ minLength: 1, maxLength: 128 }),
-    description: Type.Optional(Type.String({ maxLength: 4000 })),
-    timeScale: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100_000 })),
-    approval: Type.Optional(Type.Union([Type.Literal('any'), Type.Literal('all')])),
-    fleet: Type.Array(Type.Union([VmInput, VmGenerator]), { minItems: 1 }),
-    timeline: Type.Optional(Type.Array(ScenarioStep, { maxItems: 10_000 })),
-  },
+  { ...scenarioFields, timeline: Type.Optional(Type.Array(ScenarioStep, { maxItems: 10_000 })) },
   { additionalProperties: false },
 );
 export type ScenarioT = Omit<Static<typeof Scenario>, 'timeline'> & { timeline?: ScenarioStepT[] };
+
+/** The scenario file as documented (docs/scenario.schema.json, GET /sim/scenario/schema). */
+export const ScenarioDocument = Type.Object(
+  {
+    ...scenarioFields,
+    timeline: Type.Optional(
+      Type.Array(Type.Union(DocumentedSteps, { description: 'at, and exactly one action' }), {
+        maxItems: 10_000,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);

@@ -1,9 +1,11 @@
 // Scenarios: every example file is valid; a played timeline acts at its scaled offsets; a bad
 // scenario is refused with the path of the bad field and changes nothing.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Value } from '@sinclair/typebox/value';
 import { checkScenario, expandFleet, readScenarioFile } from '../../src/simulator/scenario.js';
+import { ScenarioDocument, STEP_ACTIONS } from '../../src/simulator/schemas.js';
 import { createSimulator, type Simulator } from '../../src/simulator/server.js';
 import { client, type Client } from '../helpers/sim-http.js';
 import { waitFor } from '../helpers/wait.js';
@@ -62,8 +64,64 @@ describe('example scenarios', () => {
     );
   });
 
+  it.each(exampleFiles)('%s is valid against the published scenario schema', async (file) => {
+    const input = await readScenarioFile(join(EXAMPLES, file));
+    expect([...Value.Errors(ScenarioDocument, input)].map((e) => `${e.path}: ${e.message}`)).toEqual([]);
+  });
+
   it('readScenarioFile names the file it cannot read or parse', async () => {
     await expect(readScenarioFile(join(EXAMPLES, 'no-such.yaml'))).rejects.toThrow(/no-such\.yaml/);
+  });
+});
+
+describe('the published scenario schema', () => {
+  const published = JSON.parse(
+    readFileSync(new URL('../../docs/scenario.schema.json', import.meta.url), 'utf8'),
+  );
+  const steps = published.properties.timeline.items.anyOf as {
+    required: string[];
+    properties: Record<string, unknown>;
+    additionalProperties: boolean;
+  }[];
+
+  it('describes each timeline action as its own step shape', () => {
+    expect(steps.map((s) => s.required.filter((k) => k !== 'at'))).toEqual(
+      Object.keys(STEP_ACTIONS).map((a) => [a]),
+    );
+    for (const shape of steps) expect(shape.additionalProperties).toBe(false);
+    // Only a schedule step takes an id.
+    expect(steps.filter((s) => 'id' in s.properties).map((s) => s.required)).toEqual([['at', 'schedule']]);
+  });
+
+  it('refuses what checkScenario refuses: two actions, an unknown action, an id on a cancel', () => {
+    const fleet = [{ name: 'v-1' }];
+    const schedule = { type: 'Reboot', targets: { vms: ['v-1'] } };
+    const ok = {
+      name: 's',
+      fleet,
+      timeline: [
+        { at: '1m', id: 'e', schedule },
+        { at: '2m', cancel: 'e' },
+      ],
+    };
+    expect(Value.Check(ScenarioDocument, ok)).toBe(true);
+    for (const bad of [
+      [{ at: '1m', schedule, cancel: 'e' }],
+      [{ at: '1m', explode: 'e' }],
+      [{ at: '1m', id: 'x', cancel: 'e' }],
+      [{ at: '1m', schedule: { ...schedule, type: 'Explode' } }],
+      [{ at: '1m' }],
+    ]) {
+      expect(Value.Check(ScenarioDocument, { name: 's', fleet, timeline: bad }), JSON.stringify(bad)).toBe(
+        false,
+      );
+    }
+  });
+
+  it('is what GET /sim/scenario/schema serves', async () => {
+    expect((await api.get('/sim/scenario/schema')).body).toEqual(
+      JSON.parse(JSON.stringify(ScenarioDocument)),
+    );
   });
 });
 
