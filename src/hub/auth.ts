@@ -1,0 +1,108 @@
+// Who is calling. Agents hold a token bound to their VM (listed, or derived from a secret so a
+// fleet needs no list); operators hold role tokens; Event Grid publishers use a topic key
+// (aeg-sas-key) or a SAS token. Comparisons are constant-time; no secret is ever logged.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { parseLegacyEventTime } from '../core/time.js';
+
+export type Role = 'read' | 'operate' | 'admin';
+export type Principal =
+  | { kind: 'agent'; vm: string }
+  | { kind: 'operator'; name: string; role: Role }
+  | { kind: 'eventgrid'; key: string };
+
+export interface AuthConfig {
+  /** Derives agent tokens: `fwa.<vm>.<HMAC-SHA256(secret, vm)>` (see `forewarn hub token`). */
+  agentSecret?: string;
+  agents?: { vm: string; token: string }[];
+  operators?: { name: string; role: Role; token: string }[];
+  eventGridKeys?: { name: string; key: string }[];
+}
+
+const ROLE_RANK: Record<Role, number> = { read: 0, operate: 1, admin: 2 };
+
+export function roleAllows(role: Role, needed: Role): boolean {
+  return ROLE_RANK[role] >= ROLE_RANK[needed];
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export function deriveAgentToken(secret: string, vm: string): string {
+  return `fwa.${vm}.${createHmac('sha256', secret).update(vm).digest('base64url')}`;
+}
+
+export class Authenticator {
+  constructor(private readonly config: AuthConfig) {}
+
+  /** A bearer token → principal, or undefined. */
+  bearer(token: string | undefined): Principal | undefined {
+    if (!token) return undefined;
+    for (const o of this.config.operators ?? [])
+      if (same(o.token, token)) return { kind: 'operator', name: o.name, role: o.role };
+    for (const a of this.config.agents ?? []) if (same(a.token, token)) return { kind: 'agent', vm: a.vm };
+    if (this.config.agentSecret && token.startsWith('fwa.')) {
+      const dot = token.lastIndexOf('.');
+      const vm = token.slice(4, dot);
+      if (vm && dot > 4 && same(deriveAgentToken(this.config.agentSecret, vm), token))
+        return { kind: 'agent', vm };
+    }
+    return undefined;
+  }
+
+  fromHeaders(headers: Record<string, string | string[] | undefined>): Principal | undefined {
+    const auth = typeof headers.authorization === 'string' ? headers.authorization : undefined;
+    const m = auth ? /^Bearer\s+(.+)$/i.exec(auth) : null;
+    return m ? this.bearer(m[1]!.trim()) : undefined;
+  }
+
+  /** Event Grid's ways to authenticate a publish: key header or query, SAS token header or Authorization. */
+  eventGrid(
+    headers: Record<string, string | string[] | undefined>,
+    query: URLSearchParams,
+    now = Date.now(),
+  ): Principal | undefined {
+    const key =
+      (typeof headers['aeg-sas-key'] === 'string' ? headers['aeg-sas-key'] : undefined) ??
+      query.get('aeg-sas-key') ??
+      undefined;
+    if (key) {
+      const k = (this.config.eventGridKeys ?? []).find((x) => same(x.key, key));
+      return k ? { kind: 'eventgrid', key: k.name } : undefined;
+    }
+    const auth = typeof headers.authorization === 'string' ? headers.authorization : '';
+    const sas =
+      (typeof headers['aeg-sas-token'] === 'string' ? headers['aeg-sas-token'] : undefined) ??
+      /^SharedAccessSignature\s+(.+)$/i.exec(auth)?.[1] ??
+      undefined;
+    if (sas) return this.sasToken(sas, now);
+    return undefined;
+  }
+
+  /**
+   * `r=<urlenc resource>&e=<urlenc expiry>&s=<urlenc signature>`: the signature is base64 HMAC-SHA256
+   * of `r=…&e=…` keyed with the base64-decoded topic key; expiry is .NET's `M/d/yyyy h:mm:ss AM|PM` UTC.
+   */
+  sasToken(token: string, now = Date.now()): Principal | undefined {
+    const parts = new URLSearchParams(token);
+    const r = parts.get('r');
+    const e = parts.get('e');
+    const s = parts.get('s');
+    if (!r || !e || !s) return undefined;
+    let expiry: number;
+    try {
+      expiry = parseLegacyEventTime(e);
+    } catch {
+      return undefined;
+    }
+    if (expiry <= now) return undefined;
+    const signed = `r=${encodeURIComponent(r)}&e=${encodeURIComponent(e)}`;
+    for (const k of this.config.eventGridKeys ?? []) {
+      const expected = createHmac('sha256', Buffer.from(k.key, 'base64')).update(signed).digest('base64');
+      if (same(expected, s)) return { kind: 'eventgrid', key: k.name };
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,229 @@
+// The executor: claims due steps with a lease, runs their action under a timeout, and records
+// every attempt. Retries back off exponentially with jitter but never past the step's deadline
+// (NotBefore): what cannot finish in time is dead-lettered as Expired, and a dead-letter is
+// queryable and redrivable. A hub that dies mid-attempt loses its lease; the step runs again
+// (receivers dedupe on the idempotency key). A succeeded step never runs again.
+import type { Logger } from 'pino';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Action, ActionResult } from '../actions/action.js';
+import { backoffDelay } from '../agent/backoff.js';
+import type { StepOutcome, StepRow, Store } from '../store/store.js';
+
+export interface ExecutorOptions {
+  store: Store;
+  actions: Map<string, Action>;
+  log: Logger;
+  now: () => number;
+  registry: Registry;
+  concurrency?: number;
+  /** Base of the retry backoff (Event Grid starts at 10 s; a maintenance deadline needs faster). */
+  baseBackoffMs?: number;
+  eventUrl: (eventKey: string) => string;
+  notifyCommand: (vm: string) => void;
+}
+
+export class Executor {
+  private stopped = false;
+  private wakeUp?: () => void;
+  private loopDone?: Promise<void>;
+  private readonly running = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private readonly outcomes: Counter<'action' | 'outcome'>;
+  private readonly ingestToAction: Histogram;
+  private readonly leftAtSuccess: Histogram;
+
+  constructor(private readonly o: ExecutorOptions) {
+    this.outcomes = new Counter({
+      name: 'forewarn_step_attempts_total',
+      help: 'Step attempts by action and outcome',
+      labelNames: ['action', 'outcome'],
+      registers: [o.registry],
+    });
+    this.ingestToAction = new Histogram({
+      name: 'forewarn_ingest_to_action_seconds',
+      help: 'Step became due → its first attempt finished (immediate steps: ingest → action)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [o.registry],
+    });
+    this.leftAtSuccess = new Histogram({
+      name: 'forewarn_time_left_before_not_before_seconds',
+      help: 'Time left before NotBefore when a step succeeded (negative: after it)',
+      buckets: [-60, 0, 10, 30, 60, 120, 300, 600, 900, 1800, 3600],
+      registers: [o.registry],
+    });
+  }
+
+  start(): void {
+    this.loopDone ??= this.loop();
+  }
+
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    this.wake();
+    await this.loopDone;
+    await Promise.allSettled([...this.running]);
+  }
+
+  private iso(): string {
+    return new Date(this.o.now()).toISOString();
+  }
+
+  private async loop(): Promise<void> {
+    const concurrency = this.o.concurrency ?? 16;
+    let lastReap = 0;
+    while (!this.stopped) {
+      if (this.o.now() - lastReap > 1000) {
+        const reaped = await this.o.store.reapExpired(this.iso());
+        if (reaped) this.o.log.warn({ reaped }, 'steps whose hub stopped mid-attempt are pending again');
+        lastReap = this.o.now();
+      }
+      const free = concurrency - this.running.size;
+      const due = free > 0 ? await this.o.store.claimDue(this.iso(), 15_000, free) : [];
+      for (const step of due) {
+        const p = this.execute(step).finally(() => {
+          this.running.delete(p);
+          this.wake();
+        });
+        this.running.add(p);
+      }
+      if (due.length && free - due.length > 0) continue; // there may be more due right now
+      const next = await this.o.store.nextDue();
+      const wait = next ? Math.min(1000, Math.max(0, Date.parse(next) - this.o.now())) : 1000;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, wait);
+        this.wakeUp = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  }
+
+  private async execute(step: StepRow): Promise<void> {
+    const started = this.o.now();
+    const startedAt = this.iso();
+    const finish = (result: ActionResult & { expired?: boolean }, outcome: StepOutcome) =>
+      this.o.store.finishAttempt(
+        step.id,
+        {
+          n: step.attempts,
+          startedAt,
+          finishedAt: this.iso(),
+          ok: result.ok,
+          retryable: result.ok ? undefined : result.retryable,
+          status: result.ok ? undefined : result.status,
+          detail: result.detail,
+          output: result.output,
+        },
+        outcome,
+        this.iso(),
+      );
+    const run = await this.o.store.getRun(step.runKey);
+    const stored = run ? await this.o.store.getEvent(run.eventKey) : undefined;
+    if (!run || !stored) {
+      await finish(
+        { ok: false, retryable: false, detail: 'its run or event is gone (retention?)' },
+        { status: 'dead', deadReason: 'Orphaned' },
+      );
+      return;
+    }
+    const deadline = step.deadline ? Date.parse(step.deadline) : undefined;
+    if (deadline !== undefined && started > deadline && !step.runAfterDeadline) {
+      this.outcomes.inc({ action: step.action, outcome: 'expired' });
+      await finish(
+        {
+          ok: false,
+          retryable: false,
+          detail: `NotBefore ${step.deadline} passed before this step could run`,
+        },
+        { status: 'dead', deadReason: 'Expired' },
+      );
+      return;
+    }
+    const action = this.o.actions.get(step.action);
+    let result: ActionResult;
+    if (!action) {
+      result = { ok: false, retryable: false, detail: `unknown action ${step.action}` };
+    } else {
+      const timeout = AbortSignal.timeout(step.timeoutMs);
+      const signal = AbortSignal.any([timeout, this.abort.signal]);
+      try {
+        result = await action.run(
+          {
+            event: stored.event,
+            transition: (await this.transitionOf(run.triggerTransitionId, stored)) ?? 'scheduled',
+            vm: run.vm,
+            rule: run.rule,
+            step: step.name,
+            phase: run.phase,
+            idempotencyKey: step.idempotencyKey,
+            attempt: step.attempts,
+            deadline: step.deadline,
+            signal,
+            store: this.o.store,
+            log: this.o.log,
+            now: this.o.now,
+            eventUrl: this.o.eventUrl(run.eventKey),
+            notifyCommand: this.o.notifyCommand,
+          },
+          step.params,
+        );
+      } catch (err) {
+        result = timeout.aborted
+          ? { ok: false, retryable: true, detail: `timed out after ${step.timeoutMs} ms` }
+          : { ok: false, retryable: true, detail: `action threw: ${(err as Error).message}` };
+      }
+      if (this.stopped && !result.ok) return; // shutting down: the lease expires and another attempt follows
+    }
+    if (step.attempts === 1)
+      this.ingestToAction.observe(Math.max(0, (this.o.now() - Date.parse(step.dueAt)) / 1000));
+    if (result.ok) {
+      this.outcomes.inc({ action: step.action, outcome: 'succeeded' });
+      if (deadline !== undefined) this.leftAtSuccess.observe((deadline - this.o.now()) / 1000);
+      await finish(result, { status: 'succeeded' });
+      return;
+    }
+    const retryAt =
+      this.o.now() +
+      Math.max(
+        Math.min(result.retryAfterMs ?? 0, step.maxBackoffMs),
+        backoffDelay(step.attempts - 1, { baseMs: this.o.baseBackoffMs ?? 1000, maxMs: step.maxBackoffMs }),
+      );
+    let outcome: StepOutcome;
+    if (!result.retryable)
+      outcome = {
+        status: 'dead',
+        lastError: result.detail,
+        deadReason: `NonRetryable${result.status ? ` (${result.status})` : ''}`,
+      };
+    else if (step.attempts >= step.maxAttempts)
+      outcome = { status: 'dead', lastError: result.detail, deadReason: 'MaxDeliveryAttemptsExceeded' };
+    else if (deadline !== undefined && retryAt > deadline && !step.runAfterDeadline)
+      outcome = { status: 'dead', lastError: result.detail, deadReason: 'Expired' };
+    else outcome = { status: 'pending', dueAt: new Date(retryAt).toISOString(), lastError: result.detail };
+    this.outcomes.inc({ action: step.action, outcome: outcome.status === 'dead' ? 'dead' : 'retry' });
+    const level = outcome.status === 'dead' ? 'error' : 'warn';
+    this.o.log[level](
+      {
+        step: step.name,
+        action: step.action,
+        run: step.runKey,
+        attempt: step.attempts,
+        err: result.detail,
+        next: outcome.dueAt,
+        deadReason: outcome.deadReason,
+      },
+      outcome.status === 'dead' ? 'step dead-lettered' : 'step failed, will retry',
+    );
+    await finish(result, outcome);
+  }
+
+  private async transitionOf(id: number, stored: NonNullable<Awaited<ReturnType<Store['getEvent']>>>) {
+    return stored.transitions.find((t) => t.id === id)?.transition;
+  }
+}

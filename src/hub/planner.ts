@@ -1,0 +1,171 @@
+// The planner: for each stored transition, per affected VM, match the rules and write durable
+// runs of steps with their due times (now, or NotBefore − lead) and deadlines. Undo runs on
+// completed/canceled; pending steps retimed on rescheduled and skipped when the event is over.
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { parseDuration } from '../core/time.js';
+import type { EventRow, NewStep, Store } from '../store/store.js';
+import type { StoredTransition } from './hub-events.js';
+import { explain, type RuleT, type StepT } from './rules.js';
+
+export interface PlannerOptions {
+  store: Store;
+  rules: () => RuleT[];
+  log: Logger;
+  now: () => number;
+  /** Called when runs were written, so the executor looks now. */
+  onPlanned: () => void;
+  /** Counts matches per rule for the rules page. */
+  onMatch?: (rule: string, matched: boolean) => void;
+}
+
+export const STEP_DEFAULTS = { timeoutMs: 30_000, maxAttempts: 30, maxBackoffMs: 60_000 };
+
+export function idempotencyKey(runKey: string, idx: number): string {
+  return `fw-${createHash('sha256').update(`${runKey}#${idx}`).digest('hex').slice(0, 32)}`;
+}
+
+export function planSteps(
+  steps: StepT[],
+  runKey: string,
+  notBefore: string | undefined,
+  now: number,
+  phase: 'do' | 'undo',
+): NewStep[] {
+  return steps.map((s, idx) => {
+    const leadMs = typeof s.timing === 'object' ? parseDuration(s.timing.lead) : undefined;
+    const due = leadMs !== undefined && notBefore ? Math.max(now, Date.parse(notBefore) - leadMs) : now;
+    return {
+      idx,
+      name: s.name,
+      action: s.action,
+      params: s.with ?? {},
+      leadMs,
+      timeoutMs: s.timeout ? parseDuration(s.timeout) : STEP_DEFAULTS.timeoutMs,
+      maxAttempts: s.retry?.maxAttempts ?? STEP_DEFAULTS.maxAttempts,
+      maxBackoffMs: s.retry?.maxBackoff ? parseDuration(s.retry.maxBackoff) : STEP_DEFAULTS.maxBackoffMs,
+      runAfterDeadline: s.runAfterDeadline ?? false,
+      dueAt: new Date(due).toISOString(),
+      // Undo steps put things back after the event: NotBefore is no deadline for them.
+      deadline: phase === 'do' ? notBefore : undefined,
+      idempotencyKey: idempotencyKey(runKey, idx),
+    };
+  });
+}
+
+export class Planner {
+  constructor(private readonly o: PlannerOptions) {}
+
+  async vmTags(vm: string): Promise<Record<string, string>> {
+    const found = (await this.o.store.listVms()).find((v) => v.name === vm);
+    const tags = (found?.identity as { tags?: unknown } | undefined)?.tags;
+    return tags && typeof tags === 'object' ? (tags as Record<string, string>) : {};
+  }
+
+  async onTransition(t: StoredTransition): Promise<number> {
+    const stored = await this.o.store.getEvent(t.eventKey);
+    if (!stored) return 0;
+    const event = stored.event;
+    const now = this.o.now();
+    const iso = new Date(now).toISOString();
+    const targets = event.resources.length ? event.resources : [t.reporter];
+    let created = 0;
+    for (const vm of targets) {
+      const tags = await this.vmTags(vm);
+      const existing = await this.o.store.runsForEvent(event.key, { vm, phase: 'do' });
+      if (t.transition === 'rescheduled') {
+        for (const run of existing) await this.o.store.retimePending(run.key, event.notBefore, iso);
+      }
+      if (t.transition === 'completed' || t.transition === 'canceled') {
+        for (const run of existing)
+          await this.o.store.skipPending(run.key, `event ${t.transition} before this step ran`, iso);
+        created += await this.planUndo(
+          event,
+          vm,
+          t,
+          existing.map((r) => r.rule),
+          now,
+        );
+      }
+      for (const rule of this.o.rules()) {
+        const result = explain(rule, {
+          transition: t.transition,
+          vm,
+          vmTags: tags,
+          event: { ...event, vm, transition: t.transition } as never,
+        });
+        this.o.onMatch?.(rule.name, result.matched);
+        if (!result.matched) continue;
+        const key = `${rule.name}|${event.key}|${vm}|${t.transition}${t.transition === 'rescheduled' ? `|${t.transitionId}` : ''}`;
+        const steps = planSteps(rule.steps, key, event.notBefore, now, 'do');
+        if (
+          await this.o.store.createRun(
+            {
+              key,
+              rule: rule.name,
+              eventKey: event.key,
+              vm,
+              phase: 'do',
+              triggerTransitionId: t.transitionId,
+              createdAt: iso,
+            },
+            steps,
+          )
+        ) {
+          created++;
+          await this.o.store.audit({
+            at: iso,
+            actor: 'planner',
+            action: 'rule.matched',
+            subject: `event:${event.key}`,
+            detail: { rule: rule.name, vm, transition: t.transition, run: key, clauses: result.clauses },
+          });
+        }
+      }
+    }
+    if (created) this.o.onPlanned();
+    return created;
+  }
+
+  /** Undo steps of every rule that acted on this event for this VM. */
+  private async planUndo(
+    event: EventRow,
+    vm: string,
+    t: StoredTransition,
+    rulesThatRan: string[],
+    now: number,
+  ): Promise<number> {
+    let created = 0;
+    const iso = new Date(now).toISOString();
+    for (const rule of this.o
+      .rules()
+      .filter((r) => rulesThatRan.includes(r.name) && (r.undo?.length ?? 0) > 0)) {
+      const key = `${rule.name}|${event.key}|${vm}|undo`;
+      const steps = planSteps(rule.undo!, key, undefined, now, 'undo');
+      if (
+        await this.o.store.createRun(
+          {
+            key,
+            rule: rule.name,
+            eventKey: event.key,
+            vm,
+            phase: 'undo',
+            triggerTransitionId: t.transitionId,
+            createdAt: iso,
+          },
+          steps,
+        )
+      ) {
+        created++;
+        await this.o.store.audit({
+          at: iso,
+          actor: 'planner',
+          action: 'rule.undo',
+          subject: `event:${event.key}`,
+          detail: { rule: rule.name, vm, transition: t.transition, run: key },
+        });
+      }
+    }
+    return created;
+  }
+}

@@ -1,0 +1,210 @@
+// The agents' side channel: heartbeats, long-polled commands and their results; operators
+// queue commands here too. A token bound to a VM reaches only that VM's routes.
+import { randomUUID } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Store } from '../store/store.js';
+import { roleAllows, type Authenticator, type Principal, type Role } from './auth.js';
+import type { HubEvents } from './hub-events.js';
+
+export interface AgentsContext {
+  store: Store;
+  auth: Authenticator;
+  events: HubEvents;
+  now: () => number;
+  /** A delivered command with no result is offered again after this long. */
+  redeliverAfterMs?: number;
+  /** Longest long-poll the hub holds, in seconds. */
+  maxWaitSeconds?: number;
+}
+
+const VmParam = Type.Object({ vm: Type.String({ minLength: 1, maxLength: 256 }) });
+
+/** 401 without a valid token; 403 for an agent of another VM or an operator below `role`. */
+export function guard(auth: Authenticator, role: Role, vmOf?: (req: FastifyRequest) => string) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const p = auth.fromHeaders(req.headers);
+    if (!p)
+      return reply.code(401).send({ error: 'Unauthorized', message: 'missing or unknown bearer token' });
+    if (p.kind === 'agent') {
+      if (!vmOf || vmOf(req) !== p.vm)
+        return reply.code(403).send({ error: 'Forbidden', message: `this token is bound to VM ${p.vm}` });
+    } else if (p.kind !== 'operator' || !roleAllows(p.role, role)) {
+      return reply.code(403).send({ error: 'Forbidden', message: `needs the ${role} role` });
+    }
+    (req as FastifyRequest & { principal?: Principal }).principal = p;
+  };
+}
+
+export function principalOf(req: FastifyRequest): Principal {
+  return (req as FastifyRequest & { principal: Principal }).principal;
+}
+
+export function actorOf(p: Principal): string {
+  return p.kind === 'agent'
+    ? `agent:${p.vm}`
+    : p.kind === 'operator'
+      ? `operator:${p.name}`
+      : `eventgrid:${p.key}`;
+}
+
+export function agentRoutes(ctx: AgentsContext) {
+  return async function routes(base: FastifyInstance): Promise<void> {
+    const app = base.withTypeProvider<TypeBoxTypeProvider>();
+    const tags = ['agents'];
+    const vmOf = (req: FastifyRequest) => (req.params as { vm: string }).vm;
+    const iso = () => new Date(ctx.now()).toISOString();
+
+    app.post(
+      '/api/v1/agents/:vm/heartbeat',
+      {
+        schema: {
+          tags,
+          params: VmParam,
+          body: Type.Object(
+            {
+              agentVersion: Type.Optional(Type.String({ maxLength: 64 })),
+              vm: Type.Object({ name: Type.String() }, { additionalProperties: true }),
+            },
+            { additionalProperties: true },
+          ),
+        },
+        preHandler: guard(ctx.auth, 'admin', vmOf),
+      },
+      async (req) => {
+        const { agentVersion, vm, ...health } = req.body as {
+          agentVersion?: string;
+          vm: Record<string, unknown>;
+        };
+        await ctx.store.heartbeat(req.params.vm, { identity: vm, agentVersion, health }, iso());
+        return { ok: true };
+      },
+    );
+
+    app.get(
+      '/api/v1/agents/:vm/commands',
+      {
+        schema: {
+          tags,
+          params: VmParam,
+          querystring: Type.Object(
+            { wait: Type.Optional(Type.String({ pattern: '^\\d{1,3}$' })) },
+            { additionalProperties: false },
+          ),
+          description: 'Long-poll: waits up to `wait` seconds for commands; 204 when none came.',
+        },
+        preHandler: guard(ctx.auth, 'admin', vmOf),
+      },
+      async (req, reply) => {
+        const vm = req.params.vm;
+        const take = () => ctx.store.takeCommands(vm, iso(), ctx.redeliverAfterMs ?? 60_000, 50);
+        let commands = await take();
+        const wait = Math.min(Number(req.query.wait ?? 0), ctx.maxWaitSeconds ?? 30);
+        if (commands.length === 0 && wait > 0) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              clearTimeout(timer);
+              ctx.events.off('command', onCommand);
+              req.raw.off('close', done);
+              resolve();
+            };
+            const onCommand = (target: string) => target === vm && done();
+            const timer = setTimeout(done, wait * 1000);
+            ctx.events.on('command', onCommand);
+            req.raw.once('close', done);
+          });
+          commands = await take();
+        }
+        if (commands.length === 0) return reply.code(204).send();
+        return {
+          commands: commands.map((c) => ({ id: c.id, type: c.type, eventId: c.eventId, hook: c.hook })),
+        };
+      },
+    );
+
+    app.post(
+      '/api/v1/agents/:vm/commands/:id/result',
+      {
+        schema: {
+          tags,
+          params: Type.Object({ vm: Type.String(), id: Type.String({ minLength: 1, maxLength: 128 }) }),
+          body: Type.Object(
+            {
+              ok: Type.Boolean(),
+              detail: Type.String({ maxLength: 4096 }),
+              output: Type.Optional(Type.Unknown()),
+            },
+            { additionalProperties: false },
+          ),
+        },
+        preHandler: guard(ctx.auth, 'admin', vmOf),
+      },
+      async (req, reply) => {
+        const done = await ctx.store.completeCommand(req.params.vm, req.params.id, req.body, iso());
+        if (!done)
+          return reply
+            .code(404)
+            .send({ error: 'Not Found', message: `no command ${req.params.id} for VM ${req.params.vm}` });
+        await ctx.store.audit({
+          at: iso(),
+          actor: `agent:${req.params.vm}`,
+          action: `command.${done.result?.ok ? 'succeeded' : 'failed'}`,
+          subject: `command:${done.id}`,
+          detail: done.result,
+        });
+        return { ok: true };
+      },
+    );
+
+    app.post(
+      '/api/v1/agents/:vm/commands',
+      {
+        schema: {
+          tags,
+          params: VmParam,
+          body: Type.Union([
+            Type.Object(
+              { type: Type.Literal('approve'), eventId: Type.String({ minLength: 1, maxLength: 256 }) },
+              { additionalProperties: false },
+            ),
+            Type.Object(
+              {
+                type: Type.Literal('run-hook'),
+                hook: Type.String({ minLength: 1, maxLength: 64 }),
+                eventId: Type.Optional(Type.String({ maxLength: 256 })),
+              },
+              { additionalProperties: false },
+            ),
+          ]),
+          description: 'Queue a command for the VM’s agent (operate role).',
+        },
+        preHandler: guard(ctx.auth, 'operate'),
+      },
+      async (req, reply) => {
+        const body = req.body as { type: 'approve' | 'run-hook'; eventId?: string; hook?: string };
+        const actor = actorOf(principalOf(req));
+        const command = await ctx.store.enqueueCommand(
+          {
+            id: randomUUID(),
+            vm: req.params.vm,
+            type: body.type,
+            eventId: body.eventId,
+            hook: body.hook,
+            origin: actor,
+          },
+          iso(),
+        );
+        await ctx.store.audit({
+          at: iso(),
+          actor,
+          action: `command.queued`,
+          subject: `command:${command.id}`,
+          detail: command,
+        });
+        ctx.events.emit('command', req.params.vm);
+        return reply.code(201).send(command);
+      },
+    );
+  };
+}

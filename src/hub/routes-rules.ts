@@ -1,0 +1,220 @@
+// Rules (list, put, delete, test-explain) and the executor's side: runs, steps, dead-letter, redrive.
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { TRANSITIONS, type Transition } from '../core/event.js';
+import type { Store } from '../store/store.js';
+import type { Authenticator } from './auth.js';
+import { TransitionData } from './ingest-parse.js';
+import { actorOf, guard, principalOf } from './routes-agents.js';
+import type { RuleBook } from './rulebook.js';
+import { explain, RuleError } from './rules.js';
+
+export interface RulesContext {
+  store: Store;
+  auth: Authenticator;
+  rules: RuleBook;
+  now: () => number;
+  onRedrive: () => void;
+}
+
+const Enum = (values: readonly string[]) => Type.Union(values.map((v) => Type.Literal(v)));
+
+export function rulesRoutes(ctx: RulesContext) {
+  return async function routes(base: FastifyInstance): Promise<void> {
+    const app = base.withTypeProvider<TypeBoxTypeProvider>();
+    const iso = () => new Date(ctx.now()).toISOString();
+    const tags = ['rules'];
+
+    app.get('/api/v1/rules', { schema: { tags }, preHandler: guard(ctx.auth, 'read') }, async () => ({
+      rules: ctx.rules
+        .all()
+        .map((r) => ({
+          ...r,
+          source: ctx.rules.source(r.name),
+          counts: ctx.rules.counts.get(r.name) ?? { matched: 0, evaluated: 0 },
+        })),
+    }));
+
+    app.put(
+      '/api/v1/rules/:name',
+      {
+        schema: {
+          tags,
+          params: Type.Object({ name: Type.String() }),
+          description: 'Create or replace an API rule (admin).',
+        },
+        preHandler: guard(ctx.auth, 'admin'),
+      },
+      async (req, reply) => {
+        const body = req.body as { name?: unknown } | undefined;
+        if (!body || typeof body !== 'object' || body.name !== req.params.name) {
+          return reply
+            .code(400)
+            .send({
+              error: 'Bad Request',
+              message: `/name: must equal the URL's rule name ${req.params.name}`,
+            });
+        }
+        try {
+          const rule = await ctx.rules.put(body, iso());
+          await ctx.store.audit({
+            at: iso(),
+            actor: actorOf(principalOf(req)),
+            action: 'rule.put',
+            subject: `rule:${rule.name}`,
+            detail: rule,
+          });
+          return rule;
+        } catch (err) {
+          if (err instanceof RuleError)
+            return reply.code(400).send({ error: 'Bad Request', message: err.message });
+          throw err;
+        }
+      },
+    );
+
+    app.delete(
+      '/api/v1/rules/:name',
+      {
+        schema: { tags, params: Type.Object({ name: Type.String() }) },
+        preHandler: guard(ctx.auth, 'admin'),
+      },
+      async (req, reply) => {
+        try {
+          if (!(await ctx.rules.remove(req.params.name)))
+            return reply.code(404).send({ error: 'Not Found', message: `no API rule ${req.params.name}` });
+        } catch (err) {
+          if (err instanceof RuleError)
+            return reply.code(409).send({ error: 'Conflict', message: err.message });
+          throw err;
+        }
+        await ctx.store.audit({
+          at: iso(),
+          actor: actorOf(principalOf(req)),
+          action: 'rule.delete',
+          subject: `rule:${req.params.name}`,
+          detail: null,
+        });
+        return { ok: true };
+      },
+    );
+
+    app.post(
+      '/api/v1/rules/test',
+      {
+        schema: {
+          tags,
+          description:
+            'Explains, clause by clause, why an event matches each rule (or the given one) or not.',
+          body: Type.Object(
+            {
+              event: TransitionData,
+              transition: Type.Optional(Enum(TRANSITIONS)),
+              vm: Type.Optional(Type.String()),
+              tags: Type.Optional(Type.Record(Type.String(), Type.String())),
+              rule: Type.Optional(Type.Unknown({ description: 'a rule to test instead of the loaded ones' })),
+            },
+            { additionalProperties: false },
+          ),
+        },
+        preHandler: guard(ctx.auth, 'read'),
+      },
+      async (req, reply) => {
+        const { event, rule } = req.body;
+        let candidates = ctx.rules.all();
+        if (rule !== undefined) {
+          try {
+            candidates = [ctx.rules.check(rule, '/rule')];
+          } catch (err) {
+            if (err instanceof RuleError)
+              return reply.code(400).send({ error: 'Bad Request', message: err.message });
+            throw err;
+          }
+        }
+        const transition = (req.body.transition ?? 'scheduled') as Transition;
+        const vm = req.body.vm ?? event.resources[0] ?? event.vm;
+        return {
+          results: candidates.map((r) => ({
+            rule: r.name,
+            ...explain(r, {
+              transition,
+              vm,
+              vmTags: req.body.tags ?? {},
+              event: { ...event, vm, transition },
+            }),
+          })),
+        };
+      },
+    );
+
+    const Status = Enum(['pending', 'running', 'succeeded', 'dead', 'skipped']);
+    app.get(
+      '/api/v1/steps',
+      {
+        schema: {
+          tags: ['runs'],
+          querystring: Type.Object(
+            { status: Type.Optional(Status), event: Type.Optional(Type.String()) },
+            { additionalProperties: false },
+          ),
+        },
+        preHandler: guard(ctx.auth, 'read'),
+      },
+      async (req) => ({
+        steps: (
+          await ctx.store.listSteps({ status: req.query.status as never, eventKey: req.query.event })
+        ).map(({ params: _p, ...s }) => s),
+      }),
+    );
+    app.get(
+      '/api/v1/steps/:id',
+      {
+        schema: { tags: ['runs'], params: Type.Object({ id: Type.String({ pattern: '^\\d{1,12}$' }) }) },
+        preHandler: guard(ctx.auth, 'read'),
+      },
+      async (req, reply) => {
+        const id = Number(req.params.id);
+        const step = (await ctx.store.listSteps({ limit: 100_000 })).find((s) => s.id === id);
+        if (!step) return reply.code(404).send({ error: 'Not Found', message: `no step ${id}` });
+        const { params: _p, ...rest } = step;
+        return { step: rest, attempts: await ctx.store.attemptsOf(id) };
+      },
+    );
+    app.get(
+      '/api/v1/dead-letter',
+      { schema: { tags: ['runs'] }, preHandler: guard(ctx.auth, 'read') },
+      async () => ({
+        steps: (await ctx.store.listSteps({ status: 'dead' })).map(({ params: _p, ...s }) => s),
+      }),
+    );
+    app.post(
+      '/api/v1/dead-letter/redrive',
+      {
+        schema: {
+          tags: ['runs'],
+          body: Type.Object(
+            {
+              ids: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 10_000 })),
+            },
+            { additionalProperties: false },
+          ),
+          description: 'Redrive the given dead steps, or all (operate role).',
+        },
+        preHandler: guard(ctx.auth, 'operate'),
+      },
+      async (req) => {
+        const redriven = await ctx.store.redrive(req.body.ids, iso());
+        await ctx.store.audit({
+          at: iso(),
+          actor: actorOf(principalOf(req)),
+          action: 'dead-letter.redrive',
+          subject: 'dead-letter',
+          detail: { ids: req.body.ids ?? 'all', redriven },
+        });
+        ctx.onRedrive();
+        return { redriven };
+      },
+    );
+  };
+}

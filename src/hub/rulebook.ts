@@ -1,0 +1,89 @@
+// The rules in force: those from the config file (read-only at run time) and those added through
+// the API (stored). Every step's action and parameters are checked when a rule is loaded.
+import type { Action } from '../actions/action.js';
+import type { Store } from '../store/store.js';
+import { checkRule, RuleError, type RuleT } from './rules.js';
+
+export class RuleBook {
+  private fileRules: RuleT[] = [];
+  private apiRules: RuleT[] = [];
+  readonly counts = new Map<string, { matched: number; evaluated: number }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly actions: Map<string, Action>,
+  ) {}
+
+  /** Validates a rule completely (schema, durations, actions and their parameters). */
+  check(input: unknown, where = ''): RuleT {
+    const rule = checkRule(input, where);
+    for (const [phase, steps] of [
+      ['steps', rule.steps],
+      ['undo', rule.undo ?? []],
+    ] as const) {
+      steps.forEach((s, i) => {
+        const action = this.actions.get(s.action);
+        if (!action)
+          throw new RuleError(
+            `${where}/${phase}/${i}/action: unknown action ${s.action}; one of ${[...this.actions.keys()].join(', ')}`,
+          );
+        try {
+          action.validate(s.with ?? {});
+        } catch (err) {
+          throw new RuleError(`${where}/${phase}/${i}/with: ${(err as Error).message}`);
+        }
+      });
+    }
+    return rule;
+  }
+
+  setFileRules(inputs: unknown[]): void {
+    const rules = inputs.map((r, i) => this.check(r, `/rules/${i}`));
+    const names = new Set<string>();
+    rules.forEach((r, i) => {
+      if (names.has(r.name)) throw new RuleError(`/rules/${i}/name: rule ${r.name} is defined twice`);
+      names.add(r.name);
+    });
+    this.fileRules = rules;
+  }
+
+  async load(): Promise<void> {
+    const stored = await this.store.apiRules();
+    this.apiRules = stored.map((r) => this.check(r.definition, `rule ${r.name}`));
+  }
+
+  all(): RuleT[] {
+    const fileNames = new Set(this.fileRules.map((r) => r.name));
+    return [...this.fileRules, ...this.apiRules.filter((r) => !fileNames.has(r.name))];
+  }
+
+  source(name: string): 'file' | 'api' | undefined {
+    if (this.fileRules.some((r) => r.name === name)) return 'file';
+    if (this.apiRules.some((r) => r.name === name)) return 'api';
+    return undefined;
+  }
+
+  async put(input: unknown, at: string): Promise<RuleT> {
+    const rule = this.check(input);
+    if (this.source(rule.name) === 'file')
+      throw new RuleError(`/name: rule ${rule.name} comes from the config file; change it there`);
+    await this.store.putRule(rule.name, rule, at);
+    this.apiRules = [...this.apiRules.filter((r) => r.name !== rule.name), rule];
+    return rule;
+  }
+
+  async remove(name: string): Promise<boolean> {
+    if (this.source(name) === 'file')
+      throw new RuleError(`rule ${name} comes from the config file; remove it there`);
+    const removed = await this.store.deleteRule(name);
+    this.apiRules = this.apiRules.filter((r) => r.name !== name);
+    return removed;
+  }
+
+  count(rule: string, matched: boolean): void {
+    const c = this.counts.get(rule) ?? { matched: 0, evaluated: 0 };
+    c.evaluated++;
+    if (matched) c.matched++;
+    this.counts.set(rule, c);
+  }
+}

@@ -1,0 +1,187 @@
+// Rules: what to match and which steps to run. Matching explains itself clause by clause, so
+// `POST /api/v1/rules/test` can say why an event did or did not match.
+import { Type, type Static } from '@sinclair/typebox';
+import { EVENT_TYPES, PROVIDERS, TRANSITIONS, type Transition } from '../core/event.js';
+import { parseDuration } from '../core/time.js';
+import { firstSchemaError } from '../core/validate.js';
+import { AdvancedFilter, evaluateFilter } from './filters.js';
+
+const Enum = (values: readonly string[]) => Type.Union(values.map((v) => Type.Literal(v)));
+const Duration = Type.String({ minLength: 1, description: "e.g. '30s', '5m', 'PT5M'" });
+
+export const Step = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }),
+    action: Type.String({ minLength: 1, maxLength: 64, description: 'webhook, log, approve, run-hook …' }),
+    timing: Type.Optional(
+      Type.Union(
+        [Type.Literal('immediate'), Type.Object({ lead: Duration }, { additionalProperties: false })],
+        {
+          description:
+            "'immediate' (default), or {lead: 5m}: that long before NotBefore (at once if less is left)",
+        },
+      ),
+    ),
+    timeout: Type.Optional(Duration),
+    retry: Type.Optional(
+      Type.Object(
+        {
+          maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+          maxBackoff: Type.Optional(Duration),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Run even after NotBefore passed (default false: an expired step is dead-lettered as Expired). */
+    runAfterDeadline: Type.Optional(Type.Boolean()),
+    with: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false },
+);
+export type StepT = Static<typeof Step>;
+
+export const Match = Type.Object(
+  {
+    providers: Type.Optional(Type.Array(Enum(PROVIDERS))),
+    types: Type.Optional(Type.Array(Enum(EVENT_TYPES))),
+    transitions: Type.Optional(Type.Array(Enum(TRANSITIONS), { description: 'default [scheduled]' })),
+    origins: Type.Optional(Type.Array(Enum(['platform', 'user']))),
+    vms: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: "VM names; '*' globs" })),
+    tags: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        description: 'VM tags (from its heartbeat) that must all match',
+      }),
+    ),
+    filters: Type.Optional(
+      Type.Array(AdvancedFilter, { description: 'Event Grid advanced filters on the event document' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const Rule = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }),
+    description: Type.Optional(Type.String({ maxLength: 1000 })),
+    enabled: Type.Optional(Type.Boolean()),
+    match: Match,
+    steps: Type.Array(Step, { minItems: 1, maxItems: 50 }),
+    undo: Type.Optional(
+      Type.Array(Step, { maxItems: 50, description: 'run on completed/canceled of a matched event' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RuleT = Static<typeof Rule>;
+
+export class RuleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RuleError';
+  }
+}
+
+/** Schema and semantic checks (durations, unique step names) naming the path. */
+export function checkRule(input: unknown, where = ''): RuleT {
+  const error = firstSchemaError(Rule, input, where);
+  if (error) throw new RuleError(`${error.path}: ${error.message}`);
+  const rule = input as RuleT;
+  for (const [phase, steps] of [
+    ['steps', rule.steps],
+    ['undo', rule.undo ?? []],
+  ] as const) {
+    const names = new Set<string>();
+    steps.forEach((s, i) => {
+      if (names.has(s.name)) throw new RuleError(`${where}/${phase}/${i}/name: step ${s.name} appears twice`);
+      names.add(s.name);
+      for (const [field, value] of [
+        ['timeout', s.timeout],
+        ['retry/maxBackoff', s.retry?.maxBackoff],
+        ['timing/lead', typeof s.timing === 'object' ? s.timing.lead : undefined],
+      ] as const) {
+        if (value === undefined) continue;
+        try {
+          parseDuration(value);
+        } catch (err) {
+          throw new RuleError(`${where}/${phase}/${i}/${field}: ${(err as Error).message}`);
+        }
+      }
+    });
+  }
+  return rule;
+}
+
+export interface MatchInput {
+  transition: Transition;
+  /** The affected VM this evaluation is for (fan-out per resource). */
+  vm: string;
+  vmTags: Record<string, string>;
+  /** The event document the filters see: the MaintenanceEvent plus `transition` and `vm`. */
+  event: Record<string, unknown> & { provider: string; type: string; origin: string };
+}
+
+export interface Clause {
+  clause: string;
+  matched: boolean;
+  reason: string;
+}
+
+function glob(pattern: string, value: string): boolean {
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
+  return re.test(value);
+}
+
+/** Every clause evaluated (no short-circuit), so the explanation is complete. */
+export function explain(rule: RuleT, input: MatchInput): { matched: boolean; clauses: Clause[] } {
+  const m = rule.match;
+  const clauses: Clause[] = [];
+  const list = (clause: string, allowed: readonly string[] | undefined, value: string) => {
+    if (!allowed) return;
+    const matched = allowed.some((a) => a.toLowerCase() === value.toLowerCase());
+    clauses.push({
+      clause,
+      matched,
+      reason: `${value} ${matched ? 'is' : 'is not'} in [${allowed.join(', ')}]`,
+    });
+  };
+  list('providers', m.providers, input.event.provider);
+  list('types', m.types, input.event.type);
+  list('transitions', m.transitions ?? ['scheduled'], input.transition);
+  list('origins', m.origins, input.event.origin);
+  if (m.vms) {
+    const matched = m.vms.some((p) => glob(p, input.vm));
+    clauses.push({
+      clause: 'vms',
+      matched,
+      reason: `${input.vm} ${matched ? 'matches' : 'matches none of'} [${m.vms.join(', ')}]`,
+    });
+  }
+  for (const [k, v] of Object.entries(m.tags ?? {})) {
+    const actual = input.vmTags[k];
+    clauses.push({
+      clause: `tags.${k}`,
+      matched: actual === v,
+      reason: `tag ${k} is ${actual === undefined ? 'missing' : JSON.stringify(actual)}, wanted ${JSON.stringify(v)}`,
+    });
+  }
+  (m.filters ?? []).forEach((f, i) =>
+    clauses.push({
+      clause: `filters[${i}]`,
+      ...evaluateFilter(f, { ...input.event, transition: input.transition, vm: input.vm, data: input.event }),
+    }),
+  );
+  if (rule.enabled === false)
+    clauses.push({ clause: 'enabled', matched: false, reason: 'the rule is disabled' });
+  return { matched: clauses.every((c) => c.matched), clauses };
+}
+
+/** Whether a rule has anything to do for a completed/canceled transition (its undo steps). */
+export function undoApplies(rule: RuleT, transition: Transition): boolean {
+  return (transition === 'completed' || transition === 'canceled') && (rule.undo?.length ?? 0) > 0;
+}

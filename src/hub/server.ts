@@ -1,0 +1,196 @@
+// Assembles the hub: store, auth, ingest, agents' channel, read API, rules, planner, executor,
+// metrics and the OpenAPI document, on one Fastify server.
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import pino, { type Logger } from 'pino';
+import type { Action } from '../actions/action.js';
+import { defaultActions } from '../actions/registry.js';
+import type { Store } from '../store/store.js';
+import { Authenticator, type AuthConfig } from './auth.js';
+import { Executor } from './executor.js';
+import { HubEvents } from './hub-events.js';
+import { HubMetrics } from './metrics.js';
+import { Planner } from './planner.js';
+import { agentRoutes } from './routes-agents.js';
+import { INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
+import { readRoutes } from './routes-read.js';
+import { rulesRoutes } from './routes-rules.js';
+import { RuleBook } from './rulebook.js';
+
+export interface HubOptions {
+  store: Store;
+  auth: AuthConfig;
+  rules?: unknown[];
+  log?: Logger;
+  now?: () => number;
+  actions?: Map<string, Action>;
+  concurrency?: number;
+  baseBackoffMs?: number;
+  staleAfterMs?: number;
+  /** Base URL for links in notifications (default: the listen address). */
+  publicUrl?: string;
+  redeliverAfterMs?: number;
+}
+
+export interface Hub {
+  app: FastifyInstance;
+  store: Store;
+  rules: RuleBook;
+  planner: Planner;
+  executor: Executor;
+  events: HubEvents;
+  metrics: HubMetrics;
+  listen(port?: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+  /** Resolves when every stored transition so far has been planned (tests, benchmarks). */
+  idle(): Promise<void>;
+}
+
+export async function createHub(o: HubOptions): Promise<Hub> {
+  const now = o.now ?? Date.now;
+  const log = o.log ?? pino({ level: 'silent' });
+  const actions = o.actions ?? defaultActions();
+  const events = new HubEvents();
+  const metrics = new HubMetrics();
+  const auth = new Authenticator(o.auth);
+  const rules = new RuleBook(o.store, actions);
+  rules.setFileRules(o.rules ?? []);
+  await rules.load();
+  let publicUrl = o.publicUrl ?? '';
+
+  const executor = new Executor({
+    store: o.store,
+    actions,
+    log,
+    now,
+    registry: metrics.registry,
+    concurrency: o.concurrency,
+    baseBackoffMs: o.baseBackoffMs,
+    eventUrl: (key) => `${publicUrl}/api/v1/events/${key}`,
+    notifyCommand: (vm) => events.emit('command', vm),
+  });
+  const planner = new Planner({
+    store: o.store,
+    rules: () => rules.all(),
+    log,
+    now,
+    onPlanned: () => executor.wake(),
+    onMatch: (r, m) => rules.count(r, m),
+  });
+
+  // Planning is durable: a transition is marked planned only after its runs are written, and
+  // anything unplanned (the hub died in between) is planned again at start. Runs are idempotent.
+  let planning = Promise.resolve();
+  const plan = () => {
+    planning = planning.then(async () => {
+      for (;;) {
+        const batch = await o.store.unplanned(200);
+        if (batch.length === 0) return;
+        for (const t of batch) {
+          try {
+            await planner.onTransition(t);
+          } catch (err) {
+            log.error({ err: (err as Error).message, transition: t.transitionId }, 'planning failed');
+          }
+          await o.store.markPlanned(t.transitionId, new Date(now()).toISOString());
+        }
+      }
+    });
+    return planning;
+  };
+  events.on('transition', () => void plan());
+
+  const app = Fastify({
+    logger: false,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: INGEST_BODY_LIMIT,
+    forceCloseConnections: true,
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: true },
+    },
+  });
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err.validation) {
+      const v = err.validation[0];
+      const extra = (v?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
+      const where = `${err.validationContext ?? 'request'}${v?.instancePath ?? ''}`;
+      return reply
+        .code(400)
+        .send({
+          error: 'Bad Request',
+          message: extra
+            ? `${where}: unknown field ${JSON.stringify(extra)}`
+            : `${where}: ${v?.message ?? err.message}`,
+        });
+    }
+    const status = err.statusCode ?? 500;
+    if (
+      (status === 413 && request.url.startsWith('/api/events')) ||
+      (status === 413 && request.url.startsWith('/api/v1/eventgrid'))
+    ) {
+      return reply
+        .code(413)
+        .send({ error: { code: 'PayloadTooLarge', message: 'the request exceeds 1 MB', details: [] } });
+    }
+    if (status >= 500) log.error({ err: err.message, url: request.url }, 'hub error');
+    return reply
+      .code(status)
+      .send({
+        error: status >= 500 ? 'Internal Server Error' : (err.name ?? 'Error'),
+        message: status >= 500 ? 'internal error' : err.message,
+      });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send({ error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'forewarn hub API',
+        version: '1',
+        description: 'Ingest, agents, events, rules, runs. See docs/hub.md.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(ingestRoutes({ store: o.store, auth, metrics, events, now }));
+  await app.register(
+    agentRoutes({ store: o.store, auth, events, now, redeliverAfterMs: o.redeliverAfterMs }),
+  );
+  await app.register(
+    readRoutes({ store: o.store, auth, metrics, now, staleAfterMs: o.staleAfterMs ?? 120_000 }),
+  );
+  await app.register(rulesRoutes({ store: o.store, auth, rules, now, onRedrive: () => executor.wake() }));
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  executor.start();
+  void plan(); // whatever a previous run stored but did not plan
+
+  return {
+    app,
+    store: o.store,
+    rules,
+    planner,
+    executor,
+    events,
+    metrics,
+    async listen(port = 0, host = '127.0.0.1') {
+      await app.listen({ port, host });
+      const address = app.server.address();
+      if (!address || typeof address === 'string') throw new Error('hub has no TCP address');
+      const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+      if (!o.publicUrl) publicUrl = url;
+      return url;
+    },
+    async close() {
+      await app.close();
+      await planning;
+      await executor.stop();
+    },
+    idle: () => plan(),
+  };
+}

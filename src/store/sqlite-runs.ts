@@ -1,0 +1,268 @@
+// Runs, steps and attempts in SQLite: the durable half of the planner → executor hand-off.
+// SqliteStore extends this class, so both share one connection and one file.
+import type Database from 'better-sqlite3';
+import type { AttemptRow, NewStep, RunRow, RunStore, StepOutcome, StepRow, StepStatus } from './store.js';
+
+type Row = Record<string, unknown>;
+const opt = <T>(v: unknown): T | undefined => (v === null ? undefined : (v as T));
+
+function toStep(r: Row): StepRow {
+  return {
+    id: r.id as number,
+    runKey: r.run_key as string,
+    idx: r.idx as number,
+    name: r.name as string,
+    action: r.action as string,
+    params: JSON.parse(r.params as string) as Record<string, unknown>,
+    leadMs: opt(r.lead_ms),
+    timeoutMs: r.timeout_ms as number,
+    maxAttempts: r.max_attempts as number,
+    maxBackoffMs: r.max_backoff_ms as number,
+    runAfterDeadline: r.run_after_deadline === 1,
+    status: r.status as StepStatus,
+    dueAt: r.due_at as string,
+    deadline: opt(r.deadline),
+    attempts: r.attempts as number,
+    leaseUntil: opt(r.lease_until),
+    lastError: opt(r.last_error),
+    deadReason: opt(r.dead_reason),
+    idempotencyKey: r.idempotency_key as string,
+    updatedAt: r.updated_at as string,
+    finishedAt: opt(r.finished_at),
+  };
+}
+
+function toRun(r: Row): RunRow {
+  return {
+    key: r.key as string,
+    rule: r.rule as string,
+    eventKey: r.event_key as string,
+    vm: r.vm as string,
+    phase: r.phase as 'do' | 'undo',
+    triggerTransitionId: r.trigger_transition_id as number,
+    createdAt: r.created_at as string,
+  };
+}
+
+export class SqliteRuns implements RunStore {
+  constructor(readonly db: Database.Database) {}
+
+  async createRun(run: RunRow, steps: NewStep[]): Promise<boolean> {
+    return this.db.transaction(() => {
+      const inserted = this.db
+        .prepare(
+          'INSERT INTO runs (key, rule, event_key, vm, phase, trigger_transition_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING',
+        )
+        .run(run.key, run.rule, run.eventKey, run.vm, run.phase, run.triggerTransitionId, run.createdAt);
+      if (inserted.changes === 0) return false;
+      const add = this.db.prepare(
+        `INSERT INTO steps (run_key, idx, name, action, params, lead_ms, timeout_ms, max_attempts, max_backoff_ms, run_after_deadline,
+         status, due_at, deadline, idempotency_key, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
+      );
+      for (const s of steps) {
+        add.run(
+          run.key,
+          s.idx,
+          s.name,
+          s.action,
+          JSON.stringify(s.params),
+          s.leadMs ?? null,
+          s.timeoutMs,
+          s.maxAttempts,
+          s.maxBackoffMs,
+          s.runAfterDeadline ? 1 : 0,
+          s.dueAt,
+          s.deadline ?? null,
+          s.idempotencyKey,
+          run.createdAt,
+        );
+      }
+      return true;
+    })();
+  }
+
+  async getRun(key: string): Promise<RunRow | undefined> {
+    const r = this.db.prepare('SELECT * FROM runs WHERE key = ?').get(key) as Row | undefined;
+    return r ? toRun(r) : undefined;
+  }
+
+  async runsForEvent(
+    eventKey: string,
+    filter: { vm?: string; phase?: 'do' | 'undo' } = {},
+  ): Promise<RunRow[]> {
+    const rows = this.db
+      .prepare(
+        'SELECT * FROM runs WHERE event_key = ? AND (? IS NULL OR vm = ?) AND (? IS NULL OR phase = ?) ORDER BY created_at, key',
+      )
+      .all(
+        eventKey,
+        filter.vm ?? null,
+        filter.vm ?? null,
+        filter.phase ?? null,
+        filter.phase ?? null,
+      ) as Row[];
+    return rows.map(toRun);
+  }
+
+  async stepsOfRun(runKey: string): Promise<StepRow[]> {
+    return (this.db.prepare('SELECT * FROM steps WHERE run_key = ? ORDER BY idx').all(runKey) as Row[]).map(
+      toStep,
+    );
+  }
+
+  async retimePending(runKey: string, notBefore: string | undefined, now: string): Promise<number> {
+    return this.db.transaction(() => {
+      let n = 0;
+      const steps = this.db
+        .prepare(`SELECT * FROM steps WHERE run_key = ? AND status = 'pending'`)
+        .all(runKey) as Row[];
+      const upd = this.db.prepare('UPDATE steps SET due_at = ?, deadline = ?, updated_at = ? WHERE id = ?');
+      for (const r of steps) {
+        const lead = opt<number>(r.lead_ms);
+        const due =
+          lead === undefined || !notBefore
+            ? (r.due_at as string)
+            : new Date(Math.max(Date.parse(now), Date.parse(notBefore) - lead)).toISOString();
+        upd.run(due, notBefore ?? null, now, r.id);
+        n++;
+      }
+      return n;
+    })();
+  }
+
+  async skipPending(runKey: string, reason: string, now: string): Promise<number> {
+    return this.db
+      .prepare(
+        `UPDATE steps SET status = 'skipped', dead_reason = ?, updated_at = ?, finished_at = ? WHERE run_key = ? AND status = 'pending'`,
+      )
+      .run(reason, now, now, runKey).changes;
+  }
+
+  async claimDue(now: string, leaseMs: number, limit: number): Promise<StepRow[]> {
+    return this.db.transaction(() => {
+      const rows = this.db
+        .prepare(
+          `SELECT s.* FROM steps s WHERE s.status = 'pending' AND s.due_at <= ?
+             AND (s.idx = 0 OR EXISTS (SELECT 1 FROM steps p WHERE p.run_key = s.run_key AND p.idx = s.idx - 1 AND p.status = 'succeeded'))
+           ORDER BY s.due_at, s.id LIMIT ?`,
+        )
+        .all(now, limit) as Row[];
+      const claim = this.db.prepare(
+        `UPDATE steps SET status = 'running', lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? AND status = 'pending'`,
+      );
+      const claimed: StepRow[] = [];
+      for (const r of rows) {
+        // The lease outlives the step's own timeout by `leaseMs`, so a live attempt is never reaped.
+        const lease = new Date(Date.parse(now) + (r.timeout_ms as number) + leaseMs).toISOString();
+        if (claim.run(lease, now, r.id).changes === 1)
+          claimed.push({
+            ...toStep(r),
+            status: 'running',
+            leaseUntil: lease,
+            attempts: (r.attempts as number) + 1,
+          });
+      }
+      return claimed;
+    })();
+  }
+
+  async finishAttempt(
+    stepId: number,
+    a: Omit<AttemptRow, 'id' | 'stepId'>,
+    o: StepOutcome,
+    now: string,
+  ): Promise<void> {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          'INSERT INTO attempts (step_id, n, started_at, finished_at, ok, retryable, status, detail, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          stepId,
+          a.n,
+          a.startedAt,
+          a.finishedAt,
+          a.ok ? 1 : 0,
+          a.retryable === undefined ? null : a.retryable ? 1 : 0,
+          a.status ?? null,
+          a.detail,
+          a.output === undefined ? null : JSON.stringify(a.output),
+        );
+      const final = o.status === 'succeeded' || o.status === 'dead';
+      this.db
+        .prepare(
+          `UPDATE steps SET status = ?, due_at = COALESCE(?, due_at), lease_until = NULL, last_error = ?, dead_reason = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
+        )
+        .run(
+          o.status,
+          o.dueAt ?? null,
+          o.lastError ?? null,
+          o.deadReason ?? null,
+          now,
+          final ? now : null,
+          stepId,
+        );
+    })();
+  }
+
+  async reapExpired(now: string): Promise<number> {
+    return this.db
+      .prepare(
+        `UPDATE steps SET status = 'pending', lease_until = NULL, last_error = 'interrupted: its hub stopped mid-attempt', updated_at = ? WHERE status = 'running' AND lease_until < ?`,
+      )
+      .run(now, now).changes;
+  }
+
+  async listSteps(filter: { status?: StepStatus; eventKey?: string; limit?: number }) {
+    const rows = this.db
+      .prepare(
+        `SELECT s.*, r.rule, r.event_key, r.vm, r.phase FROM steps s JOIN runs r ON r.key = s.run_key
+         WHERE (? IS NULL OR s.status = ?) AND (? IS NULL OR r.event_key = ?) ORDER BY s.updated_at DESC, s.id DESC LIMIT ?`,
+      )
+      .all(
+        filter.status ?? null,
+        filter.status ?? null,
+        filter.eventKey ?? null,
+        filter.eventKey ?? null,
+        filter.limit ?? 200,
+      ) as Row[];
+    return rows.map((r) => ({
+      ...toStep(r),
+      rule: r.rule as string,
+      eventKey: r.event_key as string,
+      vm: r.vm as string,
+      phase: r.phase as string,
+    }));
+  }
+
+  async attemptsOf(stepId: number): Promise<AttemptRow[]> {
+    return (
+      this.db.prepare('SELECT * FROM attempts WHERE step_id = ? ORDER BY n, id').all(stepId) as Row[]
+    ).map((r) => ({
+      id: r.id as number,
+      stepId: r.step_id as number,
+      n: r.n as number,
+      startedAt: r.started_at as string,
+      finishedAt: r.finished_at as string,
+      ok: r.ok === 1,
+      retryable: r.retryable === null ? undefined : r.retryable === 1,
+      status: opt(r.status),
+      detail: r.detail as string,
+      output: r.output === null ? undefined : JSON.parse(r.output as string),
+    }));
+  }
+
+  async redrive(ids: number[] | undefined, now: string): Promise<number> {
+    const sql = `UPDATE steps SET status = 'pending', attempts = 0, due_at = ?, dead_reason = NULL, finished_at = NULL, run_after_deadline = 1, updated_at = ? WHERE status = 'dead'`;
+    if (!ids) return this.db.prepare(sql).run(now, now).changes;
+    const one = this.db.prepare(`${sql} AND id = ?`);
+    return this.db.transaction(() => ids.reduce((n, id) => n + one.run(now, now, id).changes, 0))();
+  }
+
+  async nextDue(): Promise<string | undefined> {
+    const r = this.db.prepare(`SELECT MIN(due_at) AS due FROM steps WHERE status = 'pending'`).get() as {
+      due: string | null;
+    };
+    return r.due ?? undefined;
+  }
+}

@@ -1,0 +1,398 @@
+// The default store: one SQLite file (better-sqlite3, WAL). Writes are synchronous and each
+// method is one transaction, so an acknowledged ingest is on disk.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Transition } from '../core/event.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+import { SqliteRuns } from './sqlite-runs.js';
+import {
+  eventKey,
+  type AuditEntry,
+  type CommandRow,
+  type EventFilter,
+  type EventRow,
+  type IncomingTransition,
+  type IngestResult,
+  type Store,
+  type TransitionRow,
+  type VmRow,
+} from './store.js';
+
+type Row = Record<string, unknown>;
+const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+const parse = <T>(v: unknown): T | undefined => (typeof v === 'string' ? (JSON.parse(v) as T) : undefined);
+const opt = <T>(v: unknown): T | undefined => (v === null ? undefined : (v as T));
+
+/** The same platform transition reported by several VMs shares this key. */
+function platformKey(t: IncomingTransition): string {
+  const timed = t.transition === 'scheduled' || t.transition === 'rescheduled';
+  return `${eventKey(t.event.provider, t.event.eventId)}|${t.transition}|${timed ? (t.event.notBefore ?? '') : ''}`;
+}
+
+function toEvent(r: Row): EventRow {
+  return {
+    key: r.key as string,
+    provider: r.provider as string,
+    eventId: r.event_id as string,
+    type: r.type as string,
+    status: r.status as string,
+    notBefore: opt(r.not_before),
+    durationSeconds: opt(r.duration_seconds),
+    description: opt(r.description),
+    origin: r.origin as string,
+    resources: parse<string[]>(r.resources) ?? [],
+    reporters: parse<string[]>(r.reporters) ?? [],
+    firstSeenAt: r.first_seen_at as string,
+    updatedAt: r.updated_at as string,
+    lastTransition: r.last_transition as Transition,
+    raw: parse(r.raw),
+  };
+}
+
+function toCommand(r: Row): CommandRow {
+  return {
+    id: r.id as string,
+    vm: r.vm as string,
+    type: r.type as CommandRow['type'],
+    eventId: opt(r.event_id),
+    hook: opt(r.hook),
+    origin: r.origin as string,
+    createdAt: r.created_at as string,
+    deliveredAt: opt(r.delivered_at),
+    deliveries: r.deliveries as number,
+    completedAt: opt(r.completed_at),
+    result: parse(r.result),
+  };
+}
+
+/** Later transitions win, except that an event never goes back from a final state. */
+const RANK: Record<string, number> = { scheduled: 0, rescheduled: 0, started: 1, completed: 2, canceled: 2 };
+
+export class SqliteStore extends SqliteRuns implements Store {
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    super(new Database(path));
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode is durable across process crashes (kill -9); FULL adds power loss.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(SQLITE_MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  async ingest(batch: IncomingTransition[], receivedAt: string): Promise<IngestResult[]> {
+    const db = this.db;
+    const receipt = db.prepare(
+      'SELECT transition_id, event_key FROM receipts JOIN transitions ON transitions.id = receipts.transition_id WHERE receipts.ce_source = ? AND receipts.ce_id = ?',
+    );
+    const byPlatform = db.prepare('SELECT id FROM transitions WHERE platform_key = ?');
+    const insertReceipt = db.prepare(
+      'INSERT INTO receipts (ce_source, ce_id, transition_id, reporter, received_at) VALUES (?, ?, ?, ?, ?)',
+    );
+    const insertTransition = db.prepare(
+      'INSERT INTO transitions (event_key, platform_key, transition, ce_source, ce_id, reporter, observed_at, received_at, via, data, mine) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    const getEvent = db.prepare(
+      'SELECT status, last_transition, reporters, resources FROM events WHERE key = ?',
+    );
+    const insertEvent = db.prepare(
+      `INSERT INTO events (key, provider, event_id, type, status, not_before, duration_seconds, description, origin, resources, reporters, raw, first_seen_at, updated_at, last_transition)
+       VALUES (@key, @provider, @eventId, @type, @status, @notBefore, @durationSeconds, @description, @origin, @resources, @reporters, @raw, @at, @at, @transition)`,
+    );
+    const updateEvent = db.prepare(
+      `UPDATE events SET type = @type, status = @status, not_before = @notBefore, duration_seconds = @durationSeconds, description = @description,
+       origin = @origin, resources = @resources, reporters = @reporters, raw = @raw, updated_at = @at, last_transition = @transition WHERE key = @key`,
+    );
+    const touchReporters = db.prepare('UPDATE events SET reporters = ? WHERE key = ?');
+
+    return db.transaction(() => {
+      const results: IngestResult[] = [];
+      for (const t of batch) {
+        const key = eventKey(t.event.provider, t.event.eventId);
+        const seen = receipt.get(t.ceSource, t.ceId) as
+          { transition_id: number; event_key: string } | undefined;
+        if (seen) {
+          results.push({ outcome: 'duplicate', transitionId: seen.transition_id, eventKey: seen.event_key });
+          continue;
+        }
+        const existing = getEvent.get(key) as Row | undefined;
+        const reporters = new Set(parse<string[]>(existing?.reporters) ?? []);
+        reporters.add(t.reporter);
+        const same = byPlatform.get(platformKey(t)) as { id: number } | undefined;
+        if (same) {
+          insertReceipt.run(t.ceSource, t.ceId, same.id, t.reporter, receivedAt);
+          touchReporters.run(JSON.stringify([...reporters]), key);
+          results.push({ outcome: 'merged', transitionId: same.id, eventKey: key });
+          continue;
+        }
+        // The event row first: transitions reference it.
+        const params = {
+          key,
+          provider: t.event.provider,
+          eventId: t.event.eventId,
+          type: t.event.type,
+          status: t.event.status,
+          notBefore: t.event.notBefore ?? null,
+          durationSeconds: t.event.durationSeconds ?? null,
+          description: t.event.description ?? null,
+          origin: t.event.origin,
+          resources: JSON.stringify(t.event.resources),
+          reporters: JSON.stringify([...reporters]),
+          raw: json(t.event.raw),
+          at: receivedAt,
+          transition: t.transition,
+        };
+        if (!existing) insertEvent.run(params);
+        else if ((RANK[t.transition] ?? 0) >= (RANK[existing.last_transition as string] ?? 0))
+          updateEvent.run(params);
+        else touchReporters.run(JSON.stringify([...reporters]), key); // a late, older transition: history only
+        const id = Number(
+          insertTransition.run(
+            key,
+            platformKey(t),
+            t.transition,
+            t.ceSource,
+            t.ceId,
+            t.reporter,
+            t.observedAt,
+            receivedAt,
+            t.via,
+            JSON.stringify(t.event),
+            t.mine ? 1 : 0,
+          ).lastInsertRowid,
+        );
+        insertReceipt.run(t.ceSource, t.ceId, id, t.reporter, receivedAt);
+        results.push({ outcome: 'new', transitionId: id, eventKey: key });
+      }
+      return results;
+    })();
+  }
+
+  async heartbeat(
+    vm: string,
+    p: { identity: Record<string, unknown>; agentVersion?: string; health?: unknown },
+    at: string,
+  ): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO vms (name, identity, agent_version, last_heartbeat_at, health, first_seen_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(name) DO UPDATE SET identity = excluded.identity, agent_version = excluded.agent_version,
+         last_heartbeat_at = excluded.last_heartbeat_at, health = excluded.health`,
+      )
+      .run(vm, JSON.stringify(p.identity), p.agentVersion ?? null, at, json(p.health), at);
+  }
+
+  async listEvents(f: EventFilter): Promise<{ events: EventRow[]; total: number }> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const add = (sql: string, value: unknown) => {
+      where.push(sql);
+      args.push(value);
+    };
+    if (f.status) add('status = ?', f.status);
+    if (f.type) add('type = ?', f.type);
+    if (f.provider) add('provider = ?', f.provider);
+    if (f.vm) add('EXISTS (SELECT 1 FROM json_each(events.resources) WHERE value = ?)', f.vm);
+    if (f.since) add('updated_at >= ?', f.since);
+    if (f.until) add('updated_at < ?', f.until);
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (
+      this.db.prepare(`SELECT COUNT(*) AS n FROM events ${clause}`).get(...args) as { n: number }
+    ).n;
+    const rows = this.db
+      .prepare(`SELECT * FROM events ${clause} ORDER BY updated_at DESC, key LIMIT ? OFFSET ?`)
+      .all(...args, f.limit ?? 100, f.offset ?? 0) as Row[];
+    return { events: rows.map(toEvent), total };
+  }
+
+  async getEvent(key: string) {
+    const row = this.db.prepare('SELECT * FROM events WHERE key = ?').get(key) as Row | undefined;
+    if (!row) return undefined;
+    const transitions = (
+      this.db.prepare('SELECT * FROM transitions WHERE event_key = ? ORDER BY id').all(key) as Row[]
+    ).map((r): TransitionRow => ({
+      id: r.id as number,
+      eventKey: r.event_key as string,
+      transition: r.transition as Transition,
+      ceSource: r.ce_source as string,
+      ceId: r.ce_id as string,
+      reporter: r.reporter as string,
+      observedAt: r.observed_at as string,
+      receivedAt: r.received_at as string,
+      via: r.via as string,
+      sightings: (
+        this.db
+          .prepare(
+            'SELECT reporter, ce_source, received_at FROM receipts WHERE transition_id = ? ORDER BY received_at',
+          )
+          .all(r.id) as Row[]
+      ).map((s) => ({
+        reporter: s.reporter as string,
+        ceSource: s.ce_source as string,
+        receivedAt: s.received_at as string,
+      })),
+    }));
+    const event = toEvent(row);
+    const commands = (
+      this.db
+        .prepare('SELECT * FROM commands WHERE event_id = ? ORDER BY created_at')
+        .all(event.eventId) as Row[]
+    ).map(toCommand);
+    return { event, transitions, commands };
+  }
+
+  async listVms(): Promise<VmRow[]> {
+    return (this.db.prepare('SELECT * FROM vms ORDER BY name').all() as Row[]).map((r) => ({
+      name: r.name as string,
+      identity: parse<Record<string, unknown>>(r.identity) ?? {},
+      agentVersion: opt(r.agent_version),
+      lastHeartbeatAt: opt(r.last_heartbeat_at),
+      health: parse(r.health),
+      firstSeenAt: r.first_seen_at as string,
+    }));
+  }
+
+  async enqueueCommand(c: Omit<CommandRow, 'createdAt' | 'deliveries'>, at: string): Promise<CommandRow> {
+    this.db
+      .prepare(
+        'INSERT INTO commands (id, vm, type, event_id, hook, origin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
+      )
+      .run(c.id, c.vm, c.type, c.eventId ?? null, c.hook ?? null, c.origin, at);
+    return toCommand(this.db.prepare('SELECT * FROM commands WHERE id = ?').get(c.id) as Row);
+  }
+
+  async takeCommands(vm: string, at: string, redeliverAfterMs: number, limit: number): Promise<CommandRow[]> {
+    const cutoff = new Date(Date.parse(at) - redeliverAfterMs).toISOString();
+    return this.db.transaction(() => {
+      const rows = this.db
+        .prepare(
+          'SELECT * FROM commands WHERE vm = ? AND completed_at IS NULL AND (delivered_at IS NULL OR delivered_at < ?) ORDER BY created_at, id LIMIT ?',
+        )
+        .all(vm, cutoff, limit) as Row[];
+      const mark = this.db.prepare(
+        'UPDATE commands SET delivered_at = ?, deliveries = deliveries + 1 WHERE id = ?',
+      );
+      for (const r of rows) mark.run(at, r.id);
+      return rows.map((r) => ({
+        ...toCommand(r),
+        deliveredAt: at,
+        deliveries: (r.deliveries as number) + 1,
+      }));
+    })();
+  }
+
+  async completeCommand(
+    vm: string,
+    id: string,
+    result: CommandRow['result'],
+    at: string,
+  ): Promise<CommandRow | undefined> {
+    const row = this.db.prepare('SELECT * FROM commands WHERE id = ? AND vm = ?').get(id, vm) as
+      Row | undefined;
+    if (!row) return undefined;
+    // The first result wins: a re-sent result for a command the agent ran once changes nothing.
+    if (row.completed_at === null)
+      this.db
+        .prepare('UPDATE commands SET completed_at = ?, result = ? WHERE id = ?')
+        .run(at, json(result), id);
+    return toCommand(this.db.prepare('SELECT * FROM commands WHERE id = ?').get(id) as Row);
+  }
+
+  async getCommand(id: string): Promise<CommandRow | undefined> {
+    const row = this.db.prepare('SELECT * FROM commands WHERE id = ?').get(id) as Row | undefined;
+    return row ? toCommand(row) : undefined;
+  }
+
+  async unplanned(limit: number) {
+    const rows = this.db
+      .prepare('SELECT * FROM transitions WHERE planned_at IS NULL ORDER BY id LIMIT ?')
+      .all(limit) as Row[];
+    return rows.map((r) => ({
+      ceSource: r.ce_source as string,
+      ceId: r.ce_id as string,
+      transition: r.transition as Transition,
+      reporter: r.reporter as string,
+      mine: r.mine === 1,
+      observedAt: r.observed_at as string,
+      event: JSON.parse(r.data as string) as IncomingTransition['event'],
+      via: r.via as string,
+      transitionId: r.id as number,
+      eventKey: r.event_key as string,
+      receivedAt: r.received_at as string,
+    }));
+  }
+
+  async markPlanned(transitionId: number, at: string): Promise<void> {
+    this.db.prepare('UPDATE transitions SET planned_at = ? WHERE id = ?').run(at, transitionId);
+  }
+
+  async apiRules() {
+    return (this.db.prepare(`SELECT * FROM rules WHERE source = 'api' ORDER BY name`).all() as Row[]).map(
+      (r) => ({
+        name: r.name as string,
+        definition: JSON.parse(r.definition as string) as unknown,
+        updatedAt: r.updated_at as string,
+      }),
+    );
+  }
+
+  async putRule(name: string, definition: unknown, at: string): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO rules (name, definition, source, updated_at) VALUES (?, ?, 'api', ?) ON CONFLICT(name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`,
+      )
+      .run(name, JSON.stringify(definition), at);
+  }
+
+  async deleteRule(name: string): Promise<boolean> {
+    return this.db.prepare(`DELETE FROM rules WHERE name = ? AND source = 'api'`).run(name).changes > 0;
+  }
+
+  async audit(e: Omit<AuditEntry, 'id'>): Promise<void> {
+    this.db
+      .prepare('INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)')
+      .run(e.at, e.actor, e.action, e.subject, json(e.detail));
+  }
+
+  async auditLog(subject?: string, limit = 200): Promise<AuditEntry[]> {
+    const rows = (
+      subject
+        ? this.db
+            .prepare('SELECT * FROM audit WHERE subject = ? ORDER BY id DESC LIMIT ?')
+            .all(subject, limit)
+        : this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit)
+    ) as Row[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      at: r.at as string,
+      actor: r.actor as string,
+      action: r.action as string,
+      subject: r.subject as string,
+      detail: parse(r.detail),
+    }));
+  }
+
+  async prune(before: string): Promise<number> {
+    return this.db.transaction(() => {
+      const keys = (
+        this.db
+          .prepare(`SELECT key FROM events WHERE status IN ('completed', 'canceled') AND updated_at < ?`)
+          .all(before) as Row[]
+      ).map((r) => r.key as string);
+      const del = this.db.prepare('DELETE FROM events WHERE key = ?');
+      for (const k of keys) del.run(k);
+      return keys.length;
+    })();
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

@@ -1,0 +1,255 @@
+// The hub's storage interface. SQLite implements it today (sqlite.ts); PostgreSQL will (issue 8).
+// Every method is async so both fit; each write method is one transaction.
+import type { MaintenanceEvent, Transition } from '../core/event.js';
+
+/** A transition as the hub received it, before dedup. */
+export interface IncomingTransition {
+  /** CloudEvent source + id: the publisher's idempotency key. */
+  ceSource: string;
+  ceId: string;
+  transition: Transition;
+  /** The VM that reported it (the agent's VM, or the publisher's subject). */
+  reporter: string;
+  mine: boolean;
+  observedAt: string;
+  event: MaintenanceEvent;
+  /** How it arrived: cloudevents-structured | cloudevents-binary | cloudevents-batch | event-grid. */
+  via: string;
+}
+
+/**
+ * `new`: first time seen. `duplicate`: this source+id was stored before (a retry).
+ * `merged`: another VM already reported the same platform transition (Azure shows an event to
+ * every VM of an availability set); recorded as a sighting, not a new transition.
+ */
+export type IngestOutcome = 'new' | 'duplicate' | 'merged';
+
+export interface IngestResult {
+  outcome: IngestOutcome;
+  /** The stored transition's row id (new or the one it merged into). */
+  transitionId: number;
+  eventKey: string;
+}
+
+export interface EventRow {
+  key: string;
+  provider: string;
+  eventId: string;
+  type: string;
+  status: string;
+  notBefore?: string;
+  durationSeconds?: number;
+  description?: string;
+  origin: string;
+  resources: string[];
+  reporters: string[];
+  firstSeenAt: string;
+  updatedAt: string;
+  lastTransition: Transition;
+  raw: unknown;
+}
+
+export interface TransitionRow {
+  id: number;
+  eventKey: string;
+  transition: Transition;
+  ceSource: string;
+  ceId: string;
+  reporter: string;
+  observedAt: string;
+  receivedAt: string;
+  via: string;
+  sightings: { reporter: string; ceSource: string; receivedAt: string }[];
+}
+
+export interface VmRow {
+  name: string;
+  identity: Record<string, unknown>;
+  agentVersion?: string;
+  lastHeartbeatAt?: string;
+  health?: unknown;
+  firstSeenAt: string;
+}
+
+export interface CommandRow {
+  id: string;
+  vm: string;
+  type: 'approve' | 'run-hook';
+  eventId?: string;
+  hook?: string;
+  createdAt: string;
+  deliveredAt?: string;
+  deliveries: number;
+  completedAt?: string;
+  result?: { ok: boolean; detail: string; output?: unknown };
+  origin: string;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  subject: string;
+  detail: unknown;
+}
+
+export interface EventFilter {
+  status?: string;
+  vm?: string;
+  type?: string;
+  provider?: string;
+  since?: string;
+  until?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface Store extends RunStore {
+  /** Stores a batch atomically; outcomes are in input order. */
+  ingest(batch: IncomingTransition[], receivedAt: string): Promise<IngestResult[]>;
+  heartbeat(
+    vm: string,
+    payload: { identity: Record<string, unknown>; agentVersion?: string; health?: unknown },
+    at: string,
+  ): Promise<void>;
+  listEvents(filter: EventFilter): Promise<{ events: EventRow[]; total: number }>;
+  getEvent(
+    key: string,
+  ): Promise<{ event: EventRow; transitions: TransitionRow[]; commands: CommandRow[] } | undefined>;
+  listVms(): Promise<VmRow[]>;
+  enqueueCommand(command: Omit<CommandRow, 'createdAt' | 'deliveries'>, at: string): Promise<CommandRow>;
+  /** Commands not yet completed for `vm`, oldest first; marks them delivered. Redelivered after `redeliverAfterMs`. */
+  takeCommands(vm: string, at: string, redeliverAfterMs: number, limit: number): Promise<CommandRow[]>;
+  completeCommand(
+    vm: string,
+    id: string,
+    result: CommandRow['result'],
+    at: string,
+  ): Promise<CommandRow | undefined>;
+  getCommand(id: string): Promise<CommandRow | undefined>;
+  /** Stored transitions the planner has not finished with (it crashed, or is behind). */
+  unplanned(
+    limit: number,
+  ): Promise<(IncomingTransition & { transitionId: number; eventKey: string; receivedAt: string })[]>;
+  markPlanned(transitionId: number, at: string): Promise<void>;
+  /** Rules added through the API (file rules live in the config). */
+  apiRules(): Promise<{ name: string; definition: unknown; updatedAt: string }[]>;
+  putRule(name: string, definition: unknown, at: string): Promise<void>;
+  deleteRule(name: string): Promise<boolean>;
+  audit(entry: Omit<AuditEntry, 'id'>): Promise<void>;
+  auditLog(subject?: string, limit?: number): Promise<AuditEntry[]>;
+  /** Deletes finished events (and their history) last updated before `before`; returns how many. */
+  prune(before: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The platform identity of an event, the same whichever VM reported it. */
+export function eventKey(provider: string, eventId: string): string {
+  return `${provider}/${eventId.toLowerCase()}`;
+}
+
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'dead' | 'skipped';
+
+export interface RunRow {
+  key: string;
+  rule: string;
+  eventKey: string;
+  vm: string;
+  phase: 'do' | 'undo';
+  triggerTransitionId: number;
+  createdAt: string;
+}
+
+export interface StepRow {
+  id: number;
+  runKey: string;
+  idx: number;
+  name: string;
+  action: string;
+  params: Record<string, unknown>;
+  /** Lead before NotBefore in ms; undefined = immediate. */
+  leadMs?: number;
+  timeoutMs: number;
+  maxAttempts: number;
+  maxBackoffMs: number;
+  runAfterDeadline: boolean;
+  status: StepStatus;
+  dueAt: string;
+  deadline?: string;
+  attempts: number;
+  leaseUntil?: string;
+  lastError?: string;
+  deadReason?: string;
+  /** Stable across retries, redrives and hub restarts; sent to receivers. */
+  idempotencyKey: string;
+  updatedAt: string;
+  finishedAt?: string;
+}
+
+export interface AttemptRow {
+  id: number;
+  stepId: number;
+  n: number;
+  startedAt: string;
+  finishedAt: string;
+  ok: boolean;
+  retryable?: boolean;
+  status?: number;
+  detail: string;
+  output?: unknown;
+}
+
+export type NewStep = Omit<
+  StepRow,
+  | 'id'
+  | 'runKey'
+  | 'status'
+  | 'attempts'
+  | 'updatedAt'
+  | 'leaseUntil'
+  | 'lastError'
+  | 'deadReason'
+  | 'finishedAt'
+>;
+
+export interface StepOutcome {
+  status: 'succeeded' | 'pending' | 'dead';
+  dueAt?: string;
+  lastError?: string;
+  deadReason?: string;
+}
+
+/** Durable runs and steps: the planner writes them, the executor claims and finishes them. */
+export interface RunStore {
+  /** Creates a run with its steps; false (and nothing written) if the run key exists. */
+  createRun(run: RunRow, steps: NewStep[]): Promise<boolean>;
+  runsForEvent(eventKey: string, filter?: { vm?: string; phase?: 'do' | 'undo' }): Promise<RunRow[]>;
+  getRun(key: string): Promise<RunRow | undefined>;
+  stepsOfRun(runKey: string): Promise<StepRow[]>;
+  /** Moves the due time and deadline of a run's pending lead-timed steps (event rescheduled). */
+  retimePending(runKey: string, notBefore: string | undefined, now: string): Promise<number>;
+  /** Marks pending steps of a run skipped (event canceled before they ran). */
+  skipPending(runKey: string, reason: string, now: string): Promise<number>;
+  /** Leases due, runnable steps (the previous step of the run succeeded) for their timeout plus `leaseMs`. */
+  claimDue(now: string, leaseMs: number, limit: number): Promise<StepRow[]>;
+  /** Records one attempt and the step's new state in one transaction. */
+  finishAttempt(
+    stepId: number,
+    attempt: Omit<AttemptRow, 'id' | 'stepId'>,
+    outcome: StepOutcome,
+    now: string,
+  ): Promise<void>;
+  /** Running steps whose lease ran out (their hub died) go back to pending; returns how many. */
+  reapExpired(now: string): Promise<number>;
+  listSteps(filter: {
+    status?: StepStatus;
+    eventKey?: string;
+    limit?: number;
+  }): Promise<(StepRow & { rule: string; eventKey: string; vm: string; phase: string })[]>;
+  attemptsOf(stepId: number): Promise<AttemptRow[]>;
+  /** Dead steps back to pending now, attempts reset; all dead steps when `ids` is undefined. */
+  redrive(ids: number[] | undefined, now: string): Promise<number>;
+  /** Next due time of any pending step, for the executor's timer. */
+  nextDue(): Promise<string | undefined>;
+}
