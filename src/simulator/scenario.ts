@@ -89,21 +89,20 @@ export function checkScenario(input: unknown, existingVms: string[] = []): Scena
       throw new SimError(400, `/fleet/${i}: VM ${vm.name} is defined twice or already exists`);
     vms.add(vm.name);
   }
-  const refs = new Set<string>();
   const needVm = (name: string | undefined, path: string) => {
     if (name !== undefined && !vms.has(name))
       throw new SimError(400, `${path}: unknown VM ${JSON.stringify(name)}`);
   };
-  const needRef = (ref: string, path: string) => {
-    if (!refs.has(ref))
-      throw new SimError(400, `${path}: no earlier schedule step has id ${JSON.stringify(ref)}`);
-  };
-  for (const [i, step] of (scenario.timeline ?? []).entries()) {
+  const steps = scenario.timeline ?? [];
+  const dueMs: number[] = [];
+  /** Schedule step ids: where each is defined. */
+  const ids = new Map<string, number>();
+  for (const [i, step] of steps.entries()) {
     const action = actionOf(step, i);
     const path = `/timeline/${i}/${action}`;
     assertValid(STEP_ACTIONS[action], step[action], path);
     try {
-      parseDuration(step.at);
+      dueMs.push(parseDuration(step.at));
     } catch (err) {
       throw new SimError(400, `/timeline/${i}/at: ${(err as Error).message}`);
     }
@@ -118,34 +117,69 @@ export function checkScenario(input: unknown, existingVms: string[] = []): Scena
           throw new SimError(400, `${path}/${key}: ${(err as Error).message}`);
         }
       }
-      if (step.id) refs.add(step.id);
+      if (step.id !== undefined) {
+        const first = ids.get(step.id);
+        if (first !== undefined) {
+          throw new SimError(
+            400,
+            `/timeline/${i}/id: id ${JSON.stringify(step.id)} is already given to /timeline/${first}`,
+          );
+        }
+        ids.set(step.id, i);
+      }
     } else if (step.id) {
       throw new SimError(400, `/timeline/${i}/id: only schedule steps take an id`);
     }
-    if (step.start) needRef(step.start, path);
-    if (step.complete) needRef(step.complete, path);
-    if (step.cancel) needRef(step.cancel, path);
-    if (step.reschedule) {
-      needRef(step.reschedule.event, `${path}/event`);
-      if (step.reschedule.notice !== undefined) {
-        try {
-          parseDuration(step.reschedule.notice);
-        } catch (err) {
-          throw new SimError(400, `${path}/notice: ${(err as Error).message}`);
-        }
+    if (step.reschedule?.notice !== undefined) {
+      try {
+        parseDuration(step.reschedule.notice);
+      } catch (err) {
+        throw new SimError(400, `${path}/notice: ${(err as Error).message}`);
       }
     }
     needVm(step.userReboot ?? step.userRedeploy, path);
     needVm(step.faults?.vm ?? step.clearFaults?.vm, `${path}/vm`);
   }
+  // Steps run in time order (the same `at`: in file order), so a step may refer only to a schedule
+  // step that runs before it, wherever that step is in the list.
+  for (const [i, step] of steps.entries()) {
+    const action = actionOf(step, i);
+    const path = `/timeline/${i}/${action}`;
+    const ref = step.start ?? step.complete ?? step.cancel ?? step.reschedule?.event;
+    if (ref === undefined) continue;
+    const where = step.reschedule ? `${path}/event` : path;
+    const j = ids.get(ref);
+    if (j === undefined) throw new SimError(400, `${where}: no schedule step has id ${JSON.stringify(ref)}`);
+    if (dueMs[j]! > dueMs[i]! || (dueMs[j] === dueMs[i] && j > i)) {
+      const when =
+        dueMs[j] === dueMs[i]
+          ? 'at the same time, later in the file'
+          : `after this step (at ${steps[i]!.at})`;
+      throw new SimError(
+        400,
+        `${where}: id ${JSON.stringify(ref)} is scheduled by /timeline/${j} at ${steps[j]!.at}, ${when}; ` +
+          'a step can only refer to a schedule step that runs before it',
+      );
+    }
+  }
   return scenario;
 }
 
-/** Plays a checked scenario: creates the fleet now, fires each step at its scaled offset. */
+interface QueuedStep {
+  step: ScenarioStepT;
+  played: PlayedStep;
+  offset: number;
+}
+
+/** What a schedule step with an `id` produced, for the steps that refer to it. */
+type RefResult = { activities: Activity[] } | { failed: string; index: number };
+
+/** Plays a checked scenario: creates the fleet now, runs each step at its scaled offset, in time order. */
 export class ScenarioPlayer {
-  private timers: NodeJS.Timeout[] = [];
+  private timer?: NodeJS.Timeout;
+  private generation = 0;
   private current?: ScenarioStatus;
-  private readonly refs = new Map<string, Activity[]>();
+  private readonly refs = new Map<string, RefResult>();
 
   constructor(
     private readonly controller: Controller,
@@ -156,13 +190,18 @@ export class ScenarioPlayer {
     return this.current;
   }
 
-  load(input: unknown): ScenarioStatus {
+  /**
+   * Checks and plays a scenario. `timeScale` is an explicit scale (the `--time-scale` option) that
+   * beats the scenario's own `timeScale`; the step offsets use whichever applies.
+   */
+  load(input: unknown, options: { timeScale?: number } = {}): ScenarioStatus {
     const scenario = checkScenario(
       input,
       this.controller.fleet.list().map((vm) => vm.name),
     );
     this.stop();
-    if (scenario.timeScale !== undefined) this.controller.timeScale = scenario.timeScale;
+    const scale = options.timeScale ?? scenario.timeScale;
+    if (scale !== undefined) this.controller.timeScale = scale;
     for (const vm of expandFleet(scenario.fleet)) this.controller.fleet.add(vm);
     const now = this.controller.now();
     const status: ScenarioStatus = {
@@ -172,6 +211,7 @@ export class ScenarioPlayer {
       timeScale: this.controller.timeScale,
       steps: [],
     };
+    const queue: QueuedStep[] = [];
     for (const [index, step] of (scenario.timeline ?? []).entries()) {
       const offset = parseDuration(step.at) / this.controller.timeScale;
       const played: PlayedStep = {
@@ -181,17 +221,19 @@ export class ScenarioPlayer {
         state: 'pending',
       };
       status.steps.push(played);
-      const timer = setTimeout(() => this.run(step, played, scenario), offset);
-      timer.unref();
-      this.timers.push(timer);
+      queue.push({ step, played, offset });
     }
+    // A stable sort: steps due at the same time keep their file order.
+    queue.sort((a, b) => a.offset - b.offset);
     this.current = status;
+    this.playFrom(queue, 0, performance.now(), scenario, this.generation);
     return status;
   }
 
   stop(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers = [];
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.generation++;
     this.refs.clear();
   }
 
@@ -201,15 +243,53 @@ export class ScenarioPlayer {
     this.current = undefined;
   }
 
+  /** One timer at a time: when it fires, every step due by then runs, in order. */
+  private playFrom(
+    queue: QueuedStep[],
+    next: number,
+    startedAt: number,
+    scenario: ScenarioT,
+    generation: number,
+  ): void {
+    if (next >= queue.length) return;
+    const wait = Math.max(0, queue[next]!.offset - (performance.now() - startedAt));
+    this.timer = setTimeout(() => {
+      if (generation !== this.generation) return;
+      const elapsed = performance.now() - startedAt;
+      let i = next;
+      do {
+        this.run(queue[i]!.step, queue[i]!.played, scenario);
+        i++;
+      } while (i < queue.length && queue[i]!.offset <= elapsed);
+      this.playFrom(queue, i, startedAt, scenario, generation);
+    }, wait);
+    this.timer.unref();
+  }
+
   private run(step: ScenarioStepT, played: PlayedStep, scenario: ScenarioT): void {
     const c = this.controller;
-    const byRef = (ref: string) => this.refs.get(ref) ?? [];
+    const byRef = (ref: string): Activity[] => {
+      const result = this.refs.get(ref);
+      // checkScenario guarantees the schedule step ran before; this guards the impossible.
+      if (!result) throw new Error(`the schedule step with id ${JSON.stringify(ref)} has not run`);
+      if ('failed' in result) {
+        throw new Error(
+          `schedule step /timeline/${result.index} (id ${JSON.stringify(ref)}) failed: ${result.failed}`,
+        );
+      }
+      return result.activities;
+    };
     try {
       let done: Activity[] = [];
       if (step.schedule) {
         const input: ScheduleInput = { approval: scenario.approval, ...step.schedule };
-        done = c.schedule(input);
-        if (step.id) this.refs.set(step.id, done);
+        try {
+          done = c.schedule(input);
+        } catch (err) {
+          if (step.id) this.refs.set(step.id, { failed: (err as Error).message, index: played.index });
+          throw err;
+        }
+        if (step.id) this.refs.set(step.id, { activities: done });
       } else if (step.start) done = byRef(step.start).map((a) => c.start(a.eventId, 'started by scenario'));
       else if (step.complete) done = byRef(step.complete).map((a) => c.complete(a.eventId));
       else if (step.cancel) done = byRef(step.cancel).map((a) => c.cancel(a.eventId));

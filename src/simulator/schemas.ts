@@ -155,7 +155,7 @@ const VmGenerator = Type.Object(
 const Ref = Type.String({
   minLength: 1,
   maxLength: 64,
-  description: 'an `id` given to an earlier schedule step',
+  description: 'the `id` of a schedule step that runs before this one',
 });
 const Reschedule = Type.Object(
   { event: Ref, notice: Type.Optional(Duration), notBefore: Type.Optional(Iso) },

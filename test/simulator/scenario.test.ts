@@ -274,6 +274,31 @@ describe("a scenario's approval mode", () => {
   });
 });
 
+describe('a step whose schedule step failed', () => {
+  it('is marked failed with the reason, not done', async () => {
+    const res = await api.post('/sim/scenario', {
+      name: 'failed-ref',
+      timeScale: 1200,
+      fleet: [{ name: 'f-1' }],
+      timeline: [
+        // No VM is in pool "nobody": the schedule step fails when it runs.
+        { at: '0s', id: 'e', schedule: { type: 'Freeze', targets: { pool: 'nobody' } } },
+        { at: '1m', cancel: 'e' },
+        { at: '1m', reschedule: { event: 'e', notice: '5m' } },
+      ],
+    });
+    expect(res.status, res.text).toBe(201);
+    const steps = await waitFor(async () => {
+      const s = (await api.get('/sim/scenario')).body.steps as Step[];
+      return s.every((x) => x.state !== 'pending') && s;
+    });
+    expect(steps.map((s) => s.state)).toEqual(['failed', 'failed', 'failed']);
+    expect(steps[0]!.result).toMatch(/no VM matches/);
+    for (const step of steps.slice(1))
+      expect(step.result).toMatch(/^schedule step \/timeline\/0 \(id "e"\) failed: no VM matches/);
+  });
+});
+
 describe('reset during a scenario', () => {
   it('stops the scenario: later steps never run and none is reported pending', async () => {
     const res = await api.post('/sim/scenario', {
@@ -337,7 +362,7 @@ describe('refused scenarios', () => {
     {
       name: 'reference to an undefined id',
       input: base(step({ at: '2m', cancel: 'nope' })),
-      message: /^\/timeline\/1\/cancel: no earlier schedule step has id "nope"/,
+      message: /^\/timeline\/1\/cancel: no schedule step has id "nope"/,
     },
     {
       name: 'reschedule of an undefined id',
@@ -352,7 +377,35 @@ describe('refused scenarios', () => {
           { at: '1m', id: 'later', schedule: { type: 'Freeze', targets: { pool: 'p' } } },
         ],
       }),
-      message: /^\/timeline\/0\/start: no earlier schedule step has id "later"/,
+      message:
+        /^\/timeline\/0\/start: id "later" is scheduled by \/timeline\/1 at 1m, after this step \(at 0s\)/,
+    },
+    {
+      name: 'reference to a schedule step listed earlier but due later',
+      input: base({
+        timeline: [
+          { at: '2m', id: 'e2', schedule: { type: 'Reboot', targets: { vms: ['b-1'] } } },
+          { at: '1m', cancel: 'e2' },
+        ],
+      }),
+      message:
+        /^\/timeline\/1\/cancel: id "e2" is scheduled by \/timeline\/0 at 2m, after this step \(at 1m\)/,
+    },
+    {
+      name: 'reference to a schedule step due at the same time but later in the file',
+      input: base({
+        timeline: [
+          { at: '60s', reschedule: { event: 'e2', notice: '5m' } },
+          { at: '1m', id: 'e2', schedule: { type: 'Reboot', targets: { vms: ['b-1'] } } },
+        ],
+      }),
+      message:
+        /^\/timeline\/0\/reschedule\/event: id "e2" is scheduled by \/timeline\/1 .*same time, later in the file/,
+    },
+    {
+      name: 'an id given twice',
+      input: base(step({ at: '2m', id: 'e', schedule: { type: 'Freeze', targets: { pool: 'p' } } })),
+      message: /^\/timeline\/1\/id: id "e" is already given to \/timeline\/0/,
     },
     {
       name: 'duplicate VM name',
@@ -448,6 +501,28 @@ describe('refused scenarios', () => {
     expect(res.status).toBe(400);
     expect(res.body.message).toMatch(/^\/fleet\/1: VM b-2 .*already exists/);
     expect(await snapshot()).toEqual(before);
+  });
+
+  it('accepts a reference to a schedule step listed later but due earlier, and plays them in time order', async () => {
+    const input = {
+      name: 'out-of-order',
+      timeScale: 1200,
+      fleet: [{ name: 'o-1' }],
+      timeline: [
+        { at: '2m', cancel: 'e' },
+        { at: '1m', id: 'e', schedule: { type: 'Reboot', targets: { vms: ['o-1'] }, notice: '1h' } },
+      ],
+    };
+    expect(() => checkScenario(input)).not.toThrow();
+    const res = await api.post('/sim/scenario', input);
+    expect(res.status, res.text).toBe(201);
+    const steps = await waitFor(async () => {
+      const s = (await api.get('/sim/scenario')).body.steps as Step[];
+      return s.every((x) => x.state !== 'pending') && s;
+    });
+    expect(steps.map((s) => s.state)).toEqual(['done', 'done']);
+    const [ev] = (await api.get('/sim/events')).body.events as EventView[];
+    expect(ev).toMatchObject({ type: 'Reboot', status: 'Canceled' });
   });
 
   it('accepts absolute notBefore times (ISO 8601) in schedule and reschedule steps', async () => {
