@@ -1,5 +1,6 @@
 // The JSON Schemas forewarn publishes for its configuration files, by output path.
 import { AgentConfigSchema } from './agent/config.js';
+import { HubConfigSchema } from './hub/config.js';
 import { ScenarioDocument } from './simulator/schemas.js';
 
 export function publishedSchemas(): Record<string, unknown> {
@@ -8,6 +9,10 @@ export function publishedSchemas(): Record<string, unknown> {
     'docs/agent-config.schema.json': {
       $schema: 'http://json-schema.org/draft-07/schema#',
       ...plain(AgentConfigSchema),
+    },
+    'docs/hub-config.schema.json': {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      ...plain(HubConfigSchema),
     },
     'docs/scenario.schema.json': {
       $schema: 'http://json-schema.org/draft-07/schema#',

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { agentCommand } from './agent.js';
+import { hubCommand } from './hub.js';
 import { simCommand } from './sim.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -14,5 +15,6 @@ export function program(): Command {
     .version(pkg.version)
     .showHelpAfterError()
     .addCommand(agentCommand())
+    .addCommand(hubCommand())
     .addCommand(simCommand());
 }

@@ -128,19 +128,17 @@ export function ingestRoutes(ctx: IngestContext) {
 
 function fail(ctx: IngestContext, reply: FastifyReply, status: number, message: string) {
   ctx.metrics.rejected.inc({ status: String(status) });
-  return reply
-    .code(status)
-    .send({
-      error:
-        status === 401
-          ? 'Unauthorized'
-          : status === 403
-            ? 'Forbidden'
-            : status === 413
-              ? 'Payload Too Large'
-              : 'Bad Request',
-      message,
-    });
+  return reply.code(status).send({
+    error:
+      status === 401
+        ? 'Unauthorized'
+        : status === 403
+          ? 'Forbidden'
+          : status === 413
+            ? 'Payload Too Large'
+            : 'Bad Request',
+    message,
+  });
 }
 
 /** Event Grid's error body: {"error":{"code","message","details":[…]}}. */

@@ -27,13 +27,11 @@ export function rulesRoutes(ctx: RulesContext) {
     const tags = ['rules'];
 
     app.get('/api/v1/rules', { schema: { tags }, preHandler: guard(ctx.auth, 'read') }, async () => ({
-      rules: ctx.rules
-        .all()
-        .map((r) => ({
-          ...r,
-          source: ctx.rules.source(r.name),
-          counts: ctx.rules.counts.get(r.name) ?? { matched: 0, evaluated: 0 },
-        })),
+      rules: ctx.rules.all().map((r) => ({
+        ...r,
+        source: ctx.rules.source(r.name),
+        counts: ctx.rules.counts.get(r.name) ?? { matched: 0, evaluated: 0 },
+      })),
     }));
 
     app.put(
@@ -49,12 +47,10 @@ export function rulesRoutes(ctx: RulesContext) {
       async (req, reply) => {
         const body = req.body as { name?: unknown } | undefined;
         if (!body || typeof body !== 'object' || body.name !== req.params.name) {
-          return reply
-            .code(400)
-            .send({
-              error: 'Bad Request',
-              message: `/name: must equal the URL's rule name ${req.params.name}`,
-            });
+          return reply.code(400).send({
+            error: 'Bad Request',
+            message: `/name: must equal the URL's rule name ${req.params.name}`,
+          });
         }
         try {
           const rule = await ctx.rules.put(body, iso());

@@ -30,6 +30,8 @@ export interface HubOptions {
   /** Base URL for links in notifications (default: the listen address). */
   publicUrl?: string;
   redeliverAfterMs?: number;
+  /** Finished events older than this are pruned (default 30 days). */
+  retentionMs?: number;
 }
 
 export interface Hub {
@@ -114,14 +116,12 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       const v = err.validation[0];
       const extra = (v?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
       const where = `${err.validationContext ?? 'request'}${v?.instancePath ?? ''}`;
-      return reply
-        .code(400)
-        .send({
-          error: 'Bad Request',
-          message: extra
-            ? `${where}: unknown field ${JSON.stringify(extra)}`
-            : `${where}: ${v?.message ?? err.message}`,
-        });
+      return reply.code(400).send({
+        error: 'Bad Request',
+        message: extra
+          ? `${where}: unknown field ${JSON.stringify(extra)}`
+          : `${where}: ${v?.message ?? err.message}`,
+      });
     }
     const status = err.statusCode ?? 500;
     if (
@@ -133,12 +133,10 @@ export async function createHub(o: HubOptions): Promise<Hub> {
         .send({ error: { code: 'PayloadTooLarge', message: 'the request exceeds 1 MB', details: [] } });
     }
     if (status >= 500) log.error({ err: err.message, url: request.url }, 'hub error');
-    return reply
-      .code(status)
-      .send({
-        error: status >= 500 ? 'Internal Server Error' : (err.name ?? 'Error'),
-        message: status >= 500 ? 'internal error' : err.message,
-      });
+    return reply.code(status).send({
+      error: status >= 500 ? 'Internal Server Error' : (err.name ?? 'Error'),
+      message: status >= 500 ? 'internal error' : err.message,
+    });
   });
   app.setNotFoundHandler((request, reply) =>
     reply
@@ -169,6 +167,16 @@ export async function createHub(o: HubOptions): Promise<Hub> {
 
   executor.start();
   void plan(); // whatever a previous run stored but did not plan
+  const retention = o.retentionMs ?? 30 * 86_400_000;
+  const prune = async () => {
+    const pruned = await o.store.prune(new Date(now() - retention).toISOString()).catch((err: Error) => {
+      log.error({ err: err.message }, 'retention pruning failed');
+      return 0;
+    });
+    if (pruned) log.info({ pruned }, 'pruned finished events past retention');
+  };
+  const pruner = setInterval(() => void prune(), 3_600_000);
+  pruner.unref();
 
   return {
     app,
@@ -187,6 +195,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       return url;
     },
     async close() {
+      clearInterval(pruner);
       await app.close();
       await planning;
       await executor.stop();

@@ -1,0 +1,239 @@
+// Hub configuration: YAML validated against a published JSON Schema, FOREWARN_* env, then flags.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { parse as parseYaml } from 'yaml';
+import { parseDuration } from '../core/time.js';
+import { firstSchemaError } from '../core/validate.js';
+import type { AuthConfig, Role } from './auth.js';
+
+export class HubConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HubConfigError';
+  }
+}
+
+const Duration = Type.String({ minLength: 1 });
+const Secret = {
+  token: Type.Optional(Type.String({ minLength: 8 })),
+  tokenFile: Type.Optional(Type.String({ minLength: 1 })),
+};
+
+export const HubConfigSchema = Type.Object(
+  {
+    listen: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String()),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    publicUrl: Type.Optional(
+      Type.String({ pattern: '^https?://', description: 'base URL for links in notifications' }),
+    ),
+    store: Type.Optional(
+      Type.Object(
+        { sqlite: Type.Optional(Type.String({ minLength: 1, description: 'default ./data/hub.db' })) },
+        { additionalProperties: false },
+      ),
+    ),
+    retention: Type.Optional(Duration),
+    staleAfter: Type.Optional(Duration),
+    auth: Type.Optional(
+      Type.Object(
+        {
+          agentSecret: Type.Optional(Type.String({ minLength: 16 })),
+          agentSecretFile: Type.Optional(Type.String({ minLength: 1 })),
+          agents: Type.Optional(
+            Type.Array(
+              Type.Object({ vm: Type.String({ minLength: 1 }), ...Secret }, { additionalProperties: false }),
+            ),
+          ),
+          operators: Type.Optional(
+            Type.Array(
+              Type.Object(
+                {
+                  name: Type.String({ minLength: 1 }),
+                  role: Type.Union([Type.Literal('read'), Type.Literal('operate'), Type.Literal('admin')]),
+                  ...Secret,
+                },
+                { additionalProperties: false },
+              ),
+            ),
+          ),
+          eventGridKeys: Type.Optional(
+            Type.Array(
+              Type.Object(
+                {
+                  name: Type.String({ minLength: 1 }),
+                  key: Type.Optional(Type.String({ minLength: 8 })),
+                  keyFile: Type.Optional(Type.String()),
+                },
+                { additionalProperties: false },
+              ),
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    rules: Type.Optional(Type.Array(Type.Unknown(), { description: 'rules; see docs/hub.md' })),
+    rulesFile: Type.Optional(Type.String({ description: 'a YAML file with a `rules:` list' })),
+    executor: Type.Optional(
+      Type.Object(
+        {
+          concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          baseBackoff: Type.Optional(Duration),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    log: Type.Optional(
+      Type.Object(
+        {
+          level: Type.Optional(
+            Type.Union(
+              ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  {
+    additionalProperties: false,
+    $id: 'https://forewarn.dev/schemas/hub-config.json',
+    title: 'forewarn hub configuration',
+  },
+);
+type HubConfigFile = Static<typeof HubConfigSchema>;
+
+export const HUB_ENV: Record<string, string> = {
+  FOREWARN_HUB_HOST: 'listen.host',
+  FOREWARN_HUB_PORT: 'listen.port',
+  FOREWARN_HUB_DB: 'store.sqlite',
+  FOREWARN_HUB_PUBLIC_URL: 'publicUrl',
+  FOREWARN_AGENT_SECRET: 'auth.agentSecret',
+  FOREWARN_LOG_LEVEL: 'log.level',
+};
+
+export interface ResolvedHubConfig {
+  host: string;
+  port: number;
+  publicUrl?: string;
+  sqlite: string;
+  retentionMs: number;
+  staleAfterMs: number;
+  auth: AuthConfig;
+  rules: unknown[];
+  concurrency: number;
+  baseBackoffMs: number;
+  logLevel: string;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const k of keys.slice(0, -1)) {
+    if (typeof node[k] !== 'object' || node[k] === null) node[k] = {};
+    node = node[k] as Record<string, unknown>;
+  }
+  node[keys.at(-1)!] = value;
+}
+
+export function loadHubConfig(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Record<string, unknown> = {},
+): ResolvedHubConfig {
+  const where = file ? `config ${file}` : 'config';
+  const readYaml = (path: string): unknown => {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new HubConfigError(`cannot read ${path}: ${(err as Error).message}`);
+    }
+    try {
+      return parseYaml(text);
+    } catch (err) {
+      throw new HubConfigError(`${path} is not valid YAML: ${(err as Error).message}`);
+    }
+  };
+  const raw = ((file ? readYaml(file) : {}) ?? {}) as Record<string, unknown>;
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new HubConfigError(`${where}: the top level must be a mapping`);
+  for (const [name, path] of Object.entries(HUB_ENV)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') setPath(raw, path, path === 'listen.port' ? Number(v) : v);
+  }
+  for (const [path, value] of Object.entries(overrides)) if (value !== undefined) setPath(raw, path, value);
+  const error = firstSchemaError(HubConfigSchema, raw);
+  if (error) throw new HubConfigError(`${where}: ${error.path}: ${error.message}`);
+  const c = raw as HubConfigFile;
+  const base = file ? dirname(resolve(file)) : process.cwd();
+  const read = (path: string, field: string) => {
+    try {
+      return readFileSync(resolve(base, path), 'utf8').trim();
+    } catch (err) {
+      throw new HubConfigError(`${where}: ${field}: cannot read ${path}: ${(err as Error).message}`);
+    }
+  };
+  const duration = (v: string | undefined, field: string, fallback: number) => {
+    if (v === undefined) return fallback;
+    try {
+      return parseDuration(v);
+    } catch (err) {
+      throw new HubConfigError(`${where}: ${field}: ${(err as Error).message}`);
+    }
+  };
+  const secret = (inline: string | undefined, path: string | undefined, field: string) => {
+    if (inline) return inline;
+    if (path) return read(path, `${field}File`);
+    throw new HubConfigError(`${where}: ${field}: required (or ${field.split('/').at(-1)}File)`);
+  };
+  const a = c.auth ?? {};
+  const auth: AuthConfig = {
+    agentSecret:
+      a.agentSecret ?? (a.agentSecretFile ? read(a.agentSecretFile, '/auth/agentSecretFile') : undefined),
+    agents: (a.agents ?? []).map((x, i) => ({
+      vm: x.vm,
+      token: secret(x.token, x.tokenFile, `/auth/agents/${i}/token`),
+    })),
+    operators: (a.operators ?? []).map((x, i) => ({
+      name: x.name,
+      role: x.role as Role,
+      token: secret(x.token, x.tokenFile, `/auth/operators/${i}/token`),
+    })),
+    eventGridKeys: (a.eventGridKeys ?? []).map((x, i) => ({
+      name: x.name,
+      key: secret(x.key, x.keyFile, `/auth/eventGridKeys/${i}/key`),
+    })),
+  };
+  if (env.FOREWARN_ADMIN_TOKEN)
+    auth.operators!.push({ name: 'admin (env)', role: 'admin', token: env.FOREWARN_ADMIN_TOKEN });
+  let rules = c.rules ?? [];
+  if (c.rulesFile) {
+    const doc = readYaml(resolve(base, c.rulesFile)) as { rules?: unknown } | null;
+    if (!doc || !Array.isArray(doc.rules))
+      throw new HubConfigError(`${c.rulesFile}: expected a top-level rules: list`);
+    rules = [...rules, ...doc.rules];
+  }
+  return {
+    host: c.listen?.host ?? '127.0.0.1',
+    port: c.listen?.port ?? 8480,
+    publicUrl: c.publicUrl,
+    sqlite: c.store?.sqlite ?? './data/hub.db',
+    retentionMs: duration(c.retention, '/retention', 30 * 86_400_000),
+    staleAfterMs: duration(c.staleAfter, '/staleAfter', 120_000),
+    auth,
+    rules,
+    concurrency: c.executor?.concurrency ?? 16,
+    baseBackoffMs: duration(c.executor?.baseBackoff, '/executor/baseBackoff', 1000),
+    logLevel: c.log?.level ?? 'info',
+  };
+}
