@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { agentCommand } from './agent.js';
+import { demoCommand } from './demo.js';
 import { hubCommand } from './hub.js';
 import { simCommand } from './sim.js';
 
@@ -16,5 +17,6 @@ export function program(): Command {
     .showHelpAfterError()
     .addCommand(agentCommand())
     .addCommand(hubCommand())
+    .addCommand(demoCommand())
     .addCommand(simCommand());
 }

@@ -20,6 +20,15 @@ export interface ExecutorOptions {
   baseBackoffMs?: number;
   eventUrl: (eventKey: string) => string;
   notifyCommand: (vm: string) => void;
+  /** Told about every finished attempt (the demo prints them; the dashboard will stream them). */
+  onAttempt?: (info: {
+    step: StepRow;
+    rule: string;
+    vm: string;
+    eventKey: string;
+    outcome: StepOutcome;
+    detail: string;
+  }) => void;
 }
 
 export class Executor {
@@ -107,8 +116,17 @@ export class Executor {
   private async execute(step: StepRow): Promise<void> {
     const started = this.o.now();
     const startedAt = this.iso();
-    const finish = (result: ActionResult & { expired?: boolean }, outcome: StepOutcome) =>
-      this.o.store.finishAttempt(
+    const finish = async (result: ActionResult & { expired?: boolean }, outcome: StepOutcome) => {
+      if (run)
+        this.o.onAttempt?.({
+          step,
+          rule: run.rule,
+          vm: run.vm,
+          eventKey: run.eventKey,
+          outcome,
+          detail: result.detail,
+        });
+      await this.o.store.finishAttempt(
         step.id,
         {
           n: step.attempts,
@@ -123,6 +141,7 @@ export class Executor {
         outcome,
         this.iso(),
       );
+    };
     const run = await this.o.store.getRun(step.runKey);
     const stored = run ? await this.o.store.getEvent(run.eventKey) : undefined;
     if (!run || !stored) {

@@ -76,6 +76,11 @@ export class Planner {
       if (t.transition === 'rescheduled') {
         for (const run of existing) await this.o.store.retimePending(run.key, event.notBefore, iso);
       }
+      if (t.transition === 'started') {
+        // It started early (approved, or a host failure): lead-timed steps are due now, and their
+        // deadline has come (they run only if the rule allows running after it).
+        for (const run of existing) await this.o.store.retimePending(run.key, iso, iso);
+      }
       if (t.transition === 'completed' || t.transition === 'canceled') {
         for (const run of existing)
           await this.o.store.skipPending(run.key, `event ${t.transition} before this step ran`, iso);

@@ -7,7 +7,7 @@ import type { Action } from '../actions/action.js';
 import { defaultActions } from '../actions/registry.js';
 import type { Store } from '../store/store.js';
 import { Authenticator, type AuthConfig } from './auth.js';
-import { Executor } from './executor.js';
+import { Executor, type ExecutorOptions } from './executor.js';
 import { HubEvents } from './hub-events.js';
 import { HubMetrics } from './metrics.js';
 import { Planner } from './planner.js';
@@ -32,6 +32,7 @@ export interface HubOptions {
   redeliverAfterMs?: number;
   /** Finished events older than this are pruned (default 30 days). */
   retentionMs?: number;
+  onAttempt?: ExecutorOptions['onAttempt'];
 }
 
 export interface Hub {
@@ -70,6 +71,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     baseBackoffMs: o.baseBackoffMs,
     eventUrl: (key) => `${publicUrl}/api/v1/events/${key}`,
     notifyCommand: (vm) => events.emit('command', vm),
+    onAttempt: o.onAttempt,
   });
   const planner = new Planner({
     store: o.store,
