@@ -100,13 +100,17 @@ export function azureMetadataRoutes(ctx: MetadataContext) {
       reply: FastifyReply,
       endpoint: Endpoint,
     ): Promise<{ vm: SimVm; fault: FaultDecision } | undefined> => {
-      const name =
-        (request.params as { vm?: string }).vm ?? ctx.defaultVm ?? ctx.controller.fleet.first()?.name;
+      const prefixed = (request.params as { vm?: string }).vm;
+      const name = prefixed ?? ctx.defaultVm ?? ctx.controller.fleet.first()?.name;
       const vm = name ? ctx.controller.fleet.get(name) : undefined;
       if (!vm) {
-        void reply
-          .code(404)
-          .send({ error: `Not found. The simulator has no VM named ${JSON.stringify(name ?? '')}` });
+        const error =
+          prefixed !== undefined
+            ? `Not found. The simulator has no VM named ${JSON.stringify(prefixed)}`
+            : ctx.defaultVm !== undefined
+              ? `Not found. The default VM ${JSON.stringify(ctx.defaultVm)} (--default-vm) does not exist`
+              : 'Not found. The simulator has no VMs: the fleet is empty';
+        void reply.code(404).send({ error });
         return undefined;
       }
       const record: Served = { vm: vm.name };

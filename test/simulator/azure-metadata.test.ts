@@ -103,6 +103,21 @@ describe('Scheduled Events documents', () => {
     expect((await doc(null)).Events).toHaveLength(1);
   });
 
+  it('the unprefixed 404 says whether the default VM is missing or the fleet is empty', async () => {
+    await t.close();
+    t = await startSim({ defaultVm: 'ghost' });
+    let res = await t.imds(null, SE + '2020-07-01');
+    expect(res.status).toBe(404);
+    expect((await res.json()).error).toBe('Not found. The default VM "ghost" (--default-vm) does not exist');
+    expect((await t.control('POST', '/reset', { fleet: true })).status).toBe(200);
+    await t.close();
+    t = await startSim();
+    await t.control('POST', '/reset', { fleet: true });
+    res = await t.imds(null, SE + '2020-07-01');
+    expect(res.status).toBe(404);
+    expect((await res.json()).error).toBe('Not found. The simulator has no VMs: the fleet is empty');
+  });
+
   it('answers 404 for an unknown VM prefix', async () => {
     const res = await t.imds('ghost', SE + '2020-07-01');
     expect(res.status).toBe(404);
