@@ -1,9 +1,19 @@
 // `forewarn sim`: serve the simulator, or drive a running one through its control API.
 import { Command, Option } from 'commander';
+import { SimError } from '../simulator/fleet.js';
 import { readScenarioFile } from '../simulator/scenario.js';
-import { createSimulator } from '../simulator/server.js';
+import { createSimulator, type Simulator } from '../simulator/server.js';
 import { callJson } from './http-client.js';
-import { duration, integer, keyValue, list, positiveNumber, rate } from './options.js';
+import {
+  booleanValue,
+  durationOrSeconds,
+  integer,
+  keyValue,
+  list,
+  onOff,
+  positiveNumber,
+  rate,
+} from './options.js';
 import { table } from './table.js';
 
 const DEFAULT_PORT = 8169;
@@ -35,6 +45,63 @@ function eventTable(events: EventRow[]): string {
   );
 }
 
+export interface ServeOptions {
+  port?: number;
+  host?: string;
+  scenario?: string;
+  /** An explicit time scale (option or environment): beats the scenario's `timeScale`. */
+  timeScale?: number;
+  rateLimit?: number;
+  etag?: boolean;
+  strictApprovals?: boolean;
+  enableDelay?: string;
+  defaultVm?: string;
+  logLevel?: string;
+}
+
+/**
+ * What `forewarn sim serve` does before it prints its banner: create the simulator, load the
+ * scenario (an explicit time scale wins over the scenario's), check the default VM, listen.
+ * Nothing listens if any of it fails.
+ */
+export async function startSimulator(
+  opts: ServeOptions,
+): Promise<{ sim: Simulator; url: string; warnings: string[] }> {
+  const scenario = opts.scenario ? await readScenarioFile(opts.scenario) : undefined;
+  const sim = await createSimulator({
+    timeScale: opts.timeScale,
+    rateLimit: opts.rateLimit ?? 5,
+    etag: opts.etag ?? false,
+    strictApprovals: opts.strictApprovals ?? false,
+    enableDelay: opts.enableDelay,
+    defaultVm: opts.defaultVm,
+    logger: { level: opts.logLevel ?? 'info' },
+  });
+  const warnings: string[] = [];
+  try {
+    if (scenario !== undefined) sim.player.load(scenario, { timeScale: opts.timeScale });
+    const names = sim.controller.fleet.list().map((vm) => vm.name);
+    if (opts.defaultVm !== undefined && !names.includes(opts.defaultVm)) {
+      // Without a scenario the fleet starts empty and the VM may be created later; with one, the
+      // fleet is known, and a name not in it is a mistake.
+      if (scenario !== undefined || names.length > 0) {
+        throw new SimError(
+          400,
+          `--default-vm: no VM named ${JSON.stringify(opts.defaultVm)} in the fleet (${names.join(', ')})`,
+        );
+      }
+      warnings.push(
+        `default VM ${JSON.stringify(opts.defaultVm)} does not exist yet: the unprefixed /metadata paths answer 404 until it is created`,
+      );
+    }
+    const url = await sim.listen(opts.port ?? DEFAULT_PORT, opts.host ?? '127.0.0.1');
+    return { sim, url, warnings };
+  } catch (err) {
+    await sim.close();
+    throw err;
+  }
+}
+
 function serveCommand(): Command {
   return new Command('serve')
     .description('serve per-VM metadata endpoints and the control API (the default subcommand)')
@@ -51,7 +118,10 @@ function serveCommand(): Command {
       ),
     )
     .addOption(
-      new Option('-t, --time-scale <n>', 'run cloud time this many times faster (60: 15 min notice in 15 s)')
+      new Option(
+        '-t, --time-scale <n>',
+        "run cloud time this many times faster (60: 15 min notice in 15 s); beats a scenario's timeScale",
+      )
         .env('FOREWARN_SIM_TIME_SCALE')
         .argParser(positiveNumber),
     )
@@ -61,25 +131,34 @@ function serveCommand(): Command {
         .default(5)
         .argParser(integer(0, 1_000_000)),
     )
-    .addOption(new Option('--etag', 'send ETag and answer If-None-Match with 304').env('FOREWARN_SIM_ETAG'))
     .addOption(
       new Option(
-        '--strict-approvals',
-        'answer 400 to StartRequests for unknown or foreign EventIds (default: ignore)',
-      ).env('FOREWARN_SIM_STRICT_APPROVALS'),
+        '--etag [on|off]',
+        'send ETag and answer If-None-Match with 304: alone, or on|off, true|false, yes|no, 1|0',
+      )
+        .env('FOREWARN_SIM_ETAG')
+        .argParser(booleanValue),
+    )
+    .addOption(
+      new Option(
+        '--strict-approvals [on|off]',
+        'answer 400 to StartRequests for unknown or foreign EventIds (default: ignore); alone, or on|off as --etag',
+      )
+        .env('FOREWARN_SIM_STRICT_APPROVALS')
+        .argParser(booleanValue),
     )
     .addOption(
       new Option(
         '--enable-delay <duration>',
-        "first Scheduled Events call per VM waits this long (cloud time), e.g. '2m'",
+        "first Scheduled Events call per VM waits this long (cloud time), e.g. '2m' or 120 (seconds)",
       )
         .env('FOREWARN_SIM_ENABLE_DELAY')
-        .argParser(duration),
+        .argParser(durationOrSeconds),
     )
     .addOption(
       new Option(
         '--default-vm <name>',
-        'VM served on the unprefixed /metadata paths (default: the first)',
+        'VM served on the unprefixed /metadata paths (default: the first); must be in the scenario',
       ).env('FOREWARN_SIM_DEFAULT_VM'),
     )
     .addOption(
@@ -88,26 +167,17 @@ function serveCommand(): Command {
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
         .default('info'),
     )
-    .action(async (opts) => {
-      const scenario = opts.scenario ? await readScenarioFile(opts.scenario) : undefined;
-      const sim = await createSimulator({
-        timeScale: opts.timeScale,
-        rateLimit: opts.rateLimit,
-        etag: Boolean(opts.etag),
-        strictApprovals: Boolean(opts.strictApprovals),
-        enableDelay: opts.enableDelay,
-        defaultVm: opts.defaultVm,
-        logger: { level: opts.logLevel },
-      });
-      if (scenario !== undefined) sim.player.load(scenario);
-      const url = await sim.listen(opts.port, opts.host);
+    .action(async (opts: ServeOptions) => {
+      const { sim, url, warnings } = await startSimulator(opts);
       const vms = sim.controller.fleet.list();
       const example = vms[0]
         ? `\n  try: curl -s -H Metadata:true '${url}/vm/${vms[0].name}/metadata/scheduledevents?api-version=2020-07-01'`
         : '';
+      const scenario = sim.player.status();
       process.stderr.write(
         `forewarn simulator on ${url}: ${vms.length} VMs, time x${sim.controller.timeScale}` +
-          `${scenario ? `, scenario '${sim.player.status()?.name}'` : ''}\n  control API: ${url}/sim (OpenAPI at ${url}/sim/openapi.json)${example}\n`,
+          `${scenario ? `, scenario '${scenario.name}'` : ''}\n  control API: ${url}/sim (OpenAPI at ${url}/sim/openapi.json)${example}\n` +
+          warnings.map((w) => `  warning: ${w}\n`).join(''),
       );
       const stop = async () => {
         await sim.close();
@@ -132,10 +202,18 @@ function eventCommand(): Command {
     .option('--fault-domain <n>', 'VMs in this fault domain', integer(0, 19))
     .option('--update-domain <n>', 'VMs in this update domain', integer(0, 19))
     .option('--tag <key=value>', 'VMs with this tag (repeatable)', keyValue)
-    .option('--in <duration>', 'notice before NotBefore, cloud time (default per type)', duration)
+    .option(
+      '--in <duration>',
+      "notice before NotBefore, cloud time: '90s', '15m', 'PT5M' or seconds (default per type)",
+      durationOrSeconds,
+    )
     .option('--not-before <iso>', 'absolute NotBefore (ISO 8601)')
     .option('--duration <seconds>', 'DurationInSeconds (-1 unknown, 0 no impact)', integer(-1, 86_400 * 30))
-    .option('--started-for <duration>', 'how long it stays Started, cloud time', duration)
+    .option(
+      '--started-for <duration>',
+      'how long it stays Started, cloud time (or seconds)',
+      durationOrSeconds,
+    )
     .option('--source <source>', 'Platform | User', 'Platform')
     .option('--description <text>', 'Description')
     .option('--host-failure', 'publish it already Started, as on an actual host failure')
@@ -210,7 +288,7 @@ function eventCommand(): Command {
   event
     .command('reschedule <id>')
     .description('move NotBefore of a Scheduled event')
-    .option('--in <duration>', 'new notice from now, cloud time', duration)
+    .option('--in <duration>', 'new notice from now, cloud time (or seconds)', durationOrSeconds)
     .option('--not-before <iso>', 'new absolute NotBefore')
     .addOption(urlOption())
     .action(async (id, o) =>
@@ -257,7 +335,7 @@ function vmCommand(): Command {
   for (const verb of ['reboot', 'redeploy'] as const) {
     vm.command(`${verb} <name>`)
       .description(`user-initiated ${verb}, like the portal's button`)
-      .option('--in <duration>', 'notice, cloud time', duration)
+      .option('--in <duration>', 'notice, cloud time (or seconds)', durationOrSeconds)
       .addOption(urlOption())
       .action(async (name, o) =>
         print(
@@ -343,6 +421,16 @@ export function simCommand(): Command {
     'the cloud simulator: per-VM metadata services and a control API',
   );
   sim.addCommand(serveCommand(), { isDefault: true });
+  sim.addHelpText(
+    'after',
+    [
+      '',
+      'Without a command, `forewarn sim [options]` runs `forewarn sim serve [options]`.',
+      'Server options (--port, --host, --scenario, --time-scale, --rate-limit, --etag,',
+      '--strict-approvals, --enable-delay, --default-vm, --log-level) are described by',
+      '`forewarn sim serve --help`.',
+    ].join('\n'),
+  );
   sim.addCommand(eventCommand());
   sim.addCommand(vmCommand());
   sim.addCommand(faultCommand());
@@ -384,18 +472,20 @@ export function simCommand(): Command {
     });
   sim
     .command('config')
-    .description('show or change time scale, rate limit, ETag and enable delay')
+    .description('show or change time scale, rate limit, ETag, strict approvals and enable delay')
     .option('--time-scale <n>', 'time scale', positiveNumber)
     .option('--rate-limit <n>', 'requests/s per VM (0 = off)', integer(0, 1_000_000))
-    .option('--etag <on|off>', 'ETag support')
-    .option('--enable-delay <duration>', 'first-call delay', duration)
+    .option('--etag <on|off>', 'ETag support', onOff)
+    .option('--strict-approvals <on|off>', '400 for StartRequests naming unknown or foreign EventIds', onOff)
+    .option('--enable-delay <duration>', 'first-call delay, cloud time (or seconds)', durationOrSeconds)
     .addOption(urlOption())
     .action(async (o) => {
       const body = Object.fromEntries(
         Object.entries({
           timeScale: o.timeScale,
           rateLimit: o.rateLimit,
-          etag: o.etag === undefined ? undefined : o.etag === 'on',
+          etag: o.etag,
+          strictApprovals: o.strictApprovals,
           enableDelay: o.enableDelay,
         }).filter(([, v]) => v !== undefined),
       );

@@ -1,11 +1,37 @@
 // `forewarn sim …` run in-process against a real simulator: the CLI's effect is checked through
 // the control API and the VMs' metadata endpoints, not just its output.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { program } from '../../src/cli/program.js';
 import { ApiError } from '../../src/cli/http-client.js';
+import { booleanValue } from '../../src/cli/options.js';
+import { startSimulator } from '../../src/cli/sim.js';
+import { SimError } from '../../src/simulator/fleet.js';
 import { createSimulator, type Simulator } from '../../src/simulator/server.js';
 import { client, type Client } from '../helpers/sim-http.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const DIR = mkdtempSync(join(tmpdir(), 'forewarn-sim-cli-'));
+/** A scenario with its own timeScale (60) and one step at 10m: 10 s real at 60, 0.5 s at 1200. */
+const SCALED = join(DIR, 'scaled.yaml');
+writeFileSync(
+  SCALED,
+  [
+    'name: scaled',
+    'timeScale: 60',
+    'fleet:',
+    '  - name: s-1',
+    '  - name: s-2',
+    'timeline:',
+    '  - at: 10m',
+    '    userReboot: s-1',
+    '',
+  ].join('\n'),
+);
 
 let sim: Simulator;
 let url: string;
@@ -299,6 +325,220 @@ describe('sim fault', () => {
   });
 });
 
+describe('durations on the command line', () => {
+  it('a bare number is seconds, as in the control API', async () => {
+    await ok(
+      'sim',
+      'event',
+      'schedule',
+      '--type',
+      'Reboot',
+      '--vm',
+      'db-1',
+      '--in',
+      '90',
+      '--started-for',
+      '30',
+    );
+    const [ev] = await events();
+    expect(Date.parse(ev!.notBefore as string) - Date.parse(ev!.createdAt as string)).toBe(90_000);
+    expect(Date.parse(ev!.expectedEndAt as string) - Date.parse(ev!.notBefore as string)).toBe(30_000);
+
+    const moved = JSON.parse(await ok('sim', 'event', 'reschedule', ev!.eventId as string, '--in', '1.5'));
+    expect(Date.parse(moved.notBefore) - Date.parse(moved.history.at(-1).at)).toBe(1500);
+
+    const reboot = JSON.parse(await ok('sim', 'vm', 'reboot', 'web-1', '--in', '0'));
+    expect(reboot.notBefore).toBe(reboot.createdAt);
+
+    try {
+      expect(JSON.parse(await ok('sim', 'config', '--enable-delay', '120')).enableDelayMs).toBe(120_000);
+      expect(JSON.parse(await ok('sim', 'config', '--enable-delay', '0')).enableDelayMs).toBe(0);
+    } finally {
+      await api.patch('/sim/config', { enableDelay: 0 });
+    }
+  });
+
+  it('a negative number or a number with a stray word is still refused before any request', async () => {
+    for (const value of ['-5', '90 s', '1e3']) {
+      const run = await cli(
+        'sim',
+        'event',
+        'schedule',
+        '--type',
+        'Reboot',
+        '--vm',
+        'db-1',
+        '--in',
+        value,
+        '--url',
+        url,
+      );
+      expect(run.error, value).toMatchObject({ code: 'commander.invalidArgument' });
+      expect(run.err).toContain('--in');
+    }
+    expect(await events()).toEqual([]);
+  });
+});
+
+describe('sim config', () => {
+  it('--etag and --strict-approvals take on|off (or true|false), and nothing else', async () => {
+    try {
+      expect(JSON.parse(await ok('sim', 'config', '--etag', 'on', '--strict-approvals', 'ON'))).toMatchObject(
+        {
+          etag: true,
+          strictApprovals: true,
+        },
+      );
+      expect(
+        JSON.parse(await ok('sim', 'config', '--etag', 'false', '--strict-approvals', 'off')),
+      ).toMatchObject({
+        etag: false,
+        strictApprovals: false,
+      });
+      for (const option of ['--etag', '--strict-approvals']) {
+        const before = (await api.get('/sim/config')).body;
+        const run = await cli('sim', 'config', option, 'yes', '--url', url);
+        expect(run.error, option).toMatchObject({ code: 'commander.invalidArgument' });
+        expect(run.err).toContain(option);
+        expect(run.err).toContain('on or off');
+        expect((await api.get('/sim/config')).body).toEqual(before);
+      }
+    } finally {
+      await api.patch('/sim/config', { etag: false, strictApprovals: false });
+    }
+  });
+});
+
+describe('sim serve', () => {
+  const offsetOf = (sim: Simulator) => {
+    const status = sim.player.status()!;
+    return Date.parse(status.steps[0]!.dueAt) - Date.parse(status.startedAt);
+  };
+
+  it("an explicit time scale beats the scenario's timeScale, for the step offsets too", async () => {
+    const explicit = await startSimulator({ port: 0, scenario: SCALED, timeScale: 1200, logLevel: 'silent' });
+    try {
+      expect(explicit.sim.controller.timeScale).toBe(1200);
+      expect(explicit.sim.player.status()!.timeScale).toBe(1200);
+      expect(offsetOf(explicit.sim)).toBe(500);
+    } finally {
+      await explicit.sim.close();
+    }
+    const embedded = await startSimulator({ port: 0, scenario: SCALED, logLevel: 'silent' });
+    try {
+      expect(embedded.sim.controller.timeScale).toBe(60);
+      expect(offsetOf(embedded.sim)).toBe(10_000);
+    } finally {
+      await embedded.sim.close();
+    }
+  });
+
+  it('--default-vm naming no VM of the loaded scenario fails at start-up, saying so', async () => {
+    await expect(
+      startSimulator({ port: 0, scenario: SCALED, defaultVm: 'ghost', logLevel: 'silent' }),
+    ).rejects.toThrow(/^--default-vm: no VM named "ghost" in the fleet \(s-1, s-2\)/);
+    const run = await cli('sim', 'serve', '--scenario', SCALED, '--default-vm', 'ghost', '--port', '0');
+    expect(run.error).toBeInstanceOf(SimError);
+    expect((run.error as Error).message).toMatch(/--default-vm: no VM named "ghost"/);
+  });
+
+  it('--default-vm without a scenario starts with a warning; the unprefixed path says what is missing', async () => {
+    const started = await startSimulator({ port: 0, defaultVm: 'later', logLevel: 'silent' });
+    try {
+      expect(started.warnings.join('\n')).toMatch(/default VM "later" does not exist yet/);
+      const res = await fetch(`${started.url}/metadata/scheduledevents?api-version=2020-07-01`, {
+        headers: { Metadata: 'true' },
+      });
+      expect(res.status).toBe(404);
+      expect((await res.json()).error).toMatch(/default VM "later" \(--default-vm\) does not exist/);
+    } finally {
+      await started.sim.close();
+    }
+  });
+
+  it('boolean values: true/false, 1/0, yes/no, on/off in any case; anything else is refused', () => {
+    for (const v of ['true', 'TRUE', '1', 'yes', 'On']) expect(booleanValue(v), v).toBe(true);
+    for (const v of ['false', 'False', '0', 'no', 'OFF']) expect(booleanValue(v), v).toBe(false);
+    for (const v of ['', 'maybe', '2', 'y']) expect(() => booleanValue(v), v).toThrow(/on\|off/);
+  });
+
+  it('a bad boolean environment variable fails before start-up, naming the variable', async () => {
+    for (const name of ['FOREWARN_SIM_ETAG', 'FOREWARN_SIM_STRICT_APPROVALS']) {
+      vi.stubEnv(name, 'maybe');
+      try {
+        const run = await cli('sim', 'serve', '--port', '0');
+        expect(run.error, name).toMatchObject({ code: 'commander.invalidArgument' });
+        expect(run.err).toContain(`from env '${name}'`);
+        expect(run.err).toContain('true|false');
+      } finally {
+        vi.unstubAllEnvs();
+      }
+    }
+  });
+
+  it('as a process: FOREWARN_SIM_ETAG=false is off, and FOREWARN_SIM_TIME_SCALE beats the scenario', async () => {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FOREWARN_')));
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'sim',
+        '--scenario',
+        SCALED,
+        '--port',
+        '0',
+        '--log-level',
+        'silent',
+      ],
+      {
+        cwd: ROOT,
+        env: {
+          ...env,
+          FOREWARN_SIM_ETAG: 'false',
+          FOREWARN_SIM_STRICT_APPROVALS: 'Off',
+          FOREWARN_SIM_TIME_SCALE: '1200',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      let stderr = '';
+      child.stderr!.setEncoding('utf8');
+      const base = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no banner: ${stderr}`)), 20_000);
+        child.stderr!.on('data', (chunk: string) => {
+          stderr += chunk;
+          const m = /forewarn simulator on (http:\/\/[^:]+:\d+)/.exec(stderr);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+        void exited.then((code) => reject(new Error(`exited ${code}: ${stderr}`)));
+      });
+      expect(stderr).toContain('time x1200');
+      const sim = client(base);
+      expect((await sim.get('/sim/config')).body).toMatchObject({
+        timeScale: 1200,
+        etag: false,
+        strictApprovals: false,
+      });
+      expect((await sim.get('/sim/scenario')).body.timeScale).toBe(1200);
+      expect((await sim.metadata('s-1')).text).not.toBe('');
+      const res = await fetch(`${base}/vm/s-1/metadata/scheduledevents?api-version=2020-07-01`, {
+        headers: { Metadata: 'true' },
+      });
+      expect(res.headers.get('etag')).toBeNull();
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  }, 30_000);
+});
+
 describe('sim approvals, reset and help', () => {
   it('shows the StartRequests the simulator received', async () => {
     await ok('sim', 'event', 'schedule', '--type', 'Reboot', '--vm', 'db-1');
@@ -340,6 +580,13 @@ describe('sim approvals, reset and help', () => {
     for (const word of ['serve', 'event', 'vm', 'fault', 'scenario', 'approvals', 'reset']) {
       expect(run.out).toMatch(new RegExp(`^\\s+${word}\\b`, 'm'));
     }
+  });
+
+  it('forewarn sim --help says where the server options are', async () => {
+    const run = await cli('sim', '--help');
+    expect(run.out).toContain('forewarn sim serve --help');
+    for (const option of ['--port', '--scenario', '--time-scale', '--etag', '--default-vm'])
+      expect(run.out).toContain(option);
   });
 
   it('forewarn sim event schedule --help documents the targets', async () => {
