@@ -39,7 +39,11 @@ export async function readScenarioFile(path: string): Promise<unknown> {
   }
 }
 
-/** Expands `generate:` entries: prefix-01… spread round-robin over fault and update domains. */
+/**
+ * Expands `generate:` entries: the prefix and a number from `start` (default 1), zero-padded to the
+ * width of the largest number and at least two digits unless `pad` is false (`web-01`…, or
+ * `batch-vmss_0`… with `start: 0, pad: false`), spread round-robin over fault and update domains.
+ */
 export function expandFleet(fleet: ScenarioT['fleet']): SimVmInput[] {
   const out: SimVmInput[] = [];
   for (const entry of fleet) {
@@ -48,10 +52,11 @@ export function expandFleet(fleet: ScenarioT['fleet']): SimVmInput[] {
       continue;
     }
     const g = entry.generate;
-    const width = Math.max(2, String(g.count).length);
+    const start = g.start ?? 1;
+    const width = g.pad === false ? 0 : Math.max(2, String(start + g.count - 1).length);
     for (let i = 0; i < g.count; i++) {
       out.push({
-        name: `${g.prefix}${String(i + 1).padStart(width, '0')}`,
+        name: `${g.prefix}${String(start + i).padStart(width, '0')}`,
         pool: g.pool,
         availabilitySet: g.availabilitySet,
         scaleSet: g.scaleSet,

@@ -138,6 +138,15 @@ const VmGenerator = Type.Object(
       {
         prefix: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,56}$' }),
         count: Type.Integer({ minimum: 1, maximum: 10_000 }),
+        start: Type.Optional(
+          Type.Integer({ minimum: 0, maximum: 100_000, description: 'number of the first VM (default 1)' }),
+        ),
+        pad: Type.Optional(
+          Type.Boolean({
+            description:
+              'zero-pad the numbers to the width of the largest, at least two digits (default true)',
+          }),
+        ),
         pool: Type.Optional(Label),
         availabilitySet: Type.Optional(Label),
         scaleSet: Type.Optional(Label),

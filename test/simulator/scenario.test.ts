@@ -78,6 +78,60 @@ describe('example scenarios', () => {
   });
 });
 
+describe('generate:', () => {
+  const names = (generate: Record<string, unknown>) =>
+    expandFleet([{ generate } as never]).map((vm) => vm.name);
+
+  it('by default: the prefix and a 1-based number zero-padded to at least two digits', () => {
+    expect(names({ prefix: 'web-', count: 3 })).toEqual(['web-01', 'web-02', 'web-03']);
+    expect(names({ prefix: 'web-', count: 150 }).slice(0, 1)).toEqual(['web-001']);
+    expect(names({ prefix: 'web-', count: 150 }).at(-1)).toBe('web-150');
+  });
+
+  it('start and pad give VMSS instance names, numbered from 0 and unpadded', () => {
+    expect(names({ prefix: 'batch-vmss_', count: 4, start: 0, pad: false })).toEqual([
+      'batch-vmss_0',
+      'batch-vmss_1',
+      'batch-vmss_2',
+      'batch-vmss_3',
+    ]);
+    expect(names({ prefix: 'n', count: 3, start: 9 })).toEqual(['n09', 'n10', 'n11']);
+    expect(names({ prefix: 'n', count: 2, start: 99, pad: false })).toEqual(['n99', 'n100']);
+  });
+
+  it('refuses a bad start or pad, naming the path', () => {
+    const bad = (generate: Record<string, unknown>) => ({ name: 'g', fleet: [{ generate }] });
+    expect(() => checkScenario(bad({ prefix: 'a', count: 1, start: -1 }))).toThrow(
+      /^\/fleet\/0\/generate\/start: Expected integer to be greater or equal to 0/,
+    );
+    expect(() => checkScenario(bad({ prefix: 'a', count: 1, pad: 'no' }))).toThrow(
+      /^\/fleet\/0\/generate\/pad: Expected boolean/,
+    );
+  });
+
+  it('examples/scale-set-terminate.yaml has the four batch-vmss and two spot-vmss instances', async () => {
+    const input = await readScenarioFile(join(EXAMPLES, 'scale-set-terminate.yaml'));
+    const fleet = expandFleet(checkScenario(input).fleet).map((vm) => [
+      vm.name,
+      vm.scaleSet,
+      vm.pool,
+      vm.zone,
+      vm.faultDomain,
+      vm.tags,
+    ]);
+    const batch = { role: 'batch' };
+    const spot = { role: 'batch', priority: 'spot' };
+    expect(fleet).toEqual([
+      ['batch-vmss_0', 'batch-vmss', 'batch', '1', 0, batch],
+      ['batch-vmss_1', 'batch-vmss', 'batch', '1', 1, batch],
+      ['batch-vmss_2', 'batch-vmss', 'batch', '1', 2, batch],
+      ['batch-vmss_3', 'batch-vmss', 'batch', '1', 3, batch],
+      ['spot-vmss_0', 'spot-vmss', 'spot', '2', 0, spot],
+      ['spot-vmss_1', 'spot-vmss', 'spot', '2', 1, spot],
+    ]);
+  });
+});
+
 describe('the published scenario schema', () => {
   const published = JSON.parse(
     readFileSync(new URL('../../docs/scenario.schema.json', import.meta.url), 'utf8'),
