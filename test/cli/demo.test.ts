@@ -1,0 +1,50 @@
+// `forewarn demo` (the README's main command) end to end, as a child process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/agent.js';
+import { waitFor } from '../helpers/wait.js';
+
+let child: ChildProcess | undefined;
+afterEach(() => {
+  child?.kill('SIGKILL');
+  child = undefined;
+});
+
+describe('forewarn demo', () => {
+  it('runs the whole flow: events reported by agents, a user reboot drained and approved, the VM put back', async () => {
+    child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'demo',
+        '--port',
+        '0',
+        '--sim-port',
+        '0',
+        '--data',
+        tempDir('forewarn-demo-'),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    await waitFor(
+      () => out.includes('ACTION  user-reboots-now/approve for worker-01: succeeded'),
+      40_000,
+      100,
+    );
+    await waitFor(() => out.includes('LB      worker-01 back in the pool'), 40_000, 100);
+    expect(out).toMatch(/hub API\s+http:\/\/127\.0\.0\.1:\d+\/api\/v1\/events/);
+    expect(out).toMatch(/EVENT\s+freeze of web-01,web-04 scheduled/);
+    expect(out).toMatch(/EVENT\s+reboot of worker-01 started/);
+    expect(out).not.toMatch(/"level":50/); // no error logged
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 60_000);
+});
