@@ -112,6 +112,25 @@ export function parseCloudEvents(
   }
   if (via === 'cloudevents-batch' && !Array.isArray(JSON.parse(body)))
     throw new IngestError(400, 'a batch must be a JSON array');
+  // The SDK fills in a missing id (a random one) and time; a publisher that forgot them must hear so.
+  const required = ['specversion', 'id', 'source', 'type'];
+  if (via === 'cloudevents-binary') {
+    for (const a of required)
+      if (!flat[`ce-${a}`]) throw new IngestError(400, `header ce-${a} is required in binary mode`);
+  } else {
+    const parsed = JSON.parse(body) as unknown;
+    const list = Array.isArray(parsed) ? parsed : [parsed];
+    list.forEach((e, i) => {
+      const where = Array.isArray(parsed) ? `/${i}` : '';
+      if (e === null || typeof e !== 'object' || Array.isArray(e))
+        throw new IngestError(400, `${where || '/'}: a CloudEvent must be an object`);
+      for (const a of required) {
+        const v = (e as Record<string, unknown>)[a];
+        if (typeof v !== 'string' || v === '')
+          throw new IngestError(400, `${where}/${a}: required non-empty string`);
+      }
+    });
+  }
   let events: CloudEventV1<unknown>[];
   try {
     const parsed = HTTP.toEvent({ headers: flat, body });
