@@ -39,11 +39,11 @@ describe.skipIf(skip)(`agent → real rsyslog${skip ? ` (skipped: ${skip})` : ''
     const c = t.sim.controller;
     const [e] = c.schedule({ type: 'Reboot', targets: { vms: ['web-01'] }, notice: '15m' });
     const [sib] = c.schedule({ type: 'Freeze', targets: { vms: ['web-02'] } });
-    await rsyslog.waitForLines(1, 5000, forEvent(e!.eventId));
+    await rsyslog.waitForLines(1, 15_000, forEvent(e!.eventId));
     c.start(e!.eventId);
-    await rsyslog.waitForLines(2, 5000, forEvent(e!.eventId));
+    await rsyslog.waitForLines(2, 15_000, forEvent(e!.eventId));
     c.complete(e!.eventId);
-    const lines = (await rsyslog.waitForLines(3, 5000, forEvent(e!.eventId))).map(parseRecord);
+    const lines = (await rsyslog.waitForLines(3, 15_000, forEvent(e!.eventId))).map(parseRecord);
     expect(lines.map((l) => [l.msgId, l.severity, l.facility])).toEqual([
       ['scheduled', 'warning', 'local4'],
       ['started', 'warning', 'local4'],
@@ -55,7 +55,7 @@ describe.skipIf(skip)(`agent → real rsyslog${skip ? ` (skipped: ${skip})` : ''
     expect(lines[0]!.msg).toMatch(
       /^reboot of web-01 scheduled, not before \d{4}-.*Z \(in 1[45]m\d+s\): Host server/,
     );
-    const sibling = (await rsyslog.waitForLines(1, 5000, forEvent(sib!.eventId))).map(parseRecord);
+    const sibling = (await rsyslog.waitForLines(1, 15_000, forEvent(sib!.eventId))).map(parseRecord);
     expect(sibling[0]).toMatchObject({ severity: 'info', msgId: 'scheduled' });
     expect(sibling[0]!.msg).toContain('sibling web-02 (seen from web-01)');
   });
@@ -69,7 +69,7 @@ describe.skipIf(skip)(`agent → real rsyslog${skip ? ` (skipped: ${skip})` : ''
     });
     const c = t.sim.controller;
     const [warm] = c.schedule({ type: 'Freeze', targets: { vms: ['solo'] } });
-    await rsyslog.waitForLines(1, 5000, forEvent(warm!.eventId));
+    await rsyslog.waitForLines(1, 15_000, forEvent(warm!.eventId));
     await rsyslog.stopDaemon();
     const [e] = c.schedule({ type: 'Redeploy', targets: { vms: ['solo'] } });
     c.start(e!.eventId);
