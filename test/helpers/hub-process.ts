@@ -1,0 +1,60 @@
+// Runs `forewarn hub` as a child process (as an operator would), so tests can kill -9 it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { waitFor } from './wait.js';
+
+export interface HubProcess {
+  child: ChildProcess;
+  url: string;
+  /** Everything it wrote (stdout and stderr). */
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `forewarn hub --port 0 --db <db> --config <config>` and waits for its "hub listening" line. */
+export async function startHubProcess(o: {
+  db: string;
+  config: string;
+  env: Record<string, string>;
+  timeoutMs?: number;
+}): Promise<HubProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'hub', '--port', '0', '--db', o.db, '--config', o.config],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } },
+  );
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const url = await waitFor(
+    () => {
+      if (gone) throw new Error(`hub exited before listening:\n${out}`);
+      for (const line of out.split('\n')) {
+        if (!line.includes('hub listening')) continue;
+        try {
+          return (JSON.parse(line) as { url?: string }).url;
+        } catch {
+          // a partial line: wait for the rest
+        }
+      }
+      return undefined;
+    },
+    o.timeoutMs ?? 20_000,
+    50,
+  );
+  return {
+    child,
+    url,
+    output: () => out,
+    exited,
+    async kill(signal = 'SIGKILL') {
+      if (!gone) child.kill(signal);
+      return exited;
+    },
+  };
+}
