@@ -24,7 +24,6 @@ export function standardPayload(ctx: ActionContext): Record<string, unknown> {
     event: ctx.event,
     eventUrl: ctx.eventUrl,
     idempotencyKey: ctx.idempotencyKey,
-    attempt: ctx.attempt,
     deadline: ctx.deadline,
   };
 }
@@ -90,6 +89,8 @@ export const webhookAction: Action = {
       body = JSON.stringify(data);
     }
     headers['idempotency-key'] = ctx.idempotencyKey;
+    // The body is byte-identical on every retry; which attempt this is travels in a header.
+    headers['forewarn-attempt'] = String(ctx.attempt);
     headers['user-agent'] = 'forewarn-hub';
     let secret: string | undefined;
     try {

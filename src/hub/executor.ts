@@ -174,7 +174,7 @@ export class Executor {
       try {
         result = await action.run(
           {
-            event: stored.event,
+            event: run.snapshot ?? stored.event,
             transition: (await this.transitionOf(run.triggerTransitionId, stored)) ?? 'scheduled',
             vm: run.vm,
             rule: run.rule,

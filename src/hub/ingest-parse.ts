@@ -17,6 +17,16 @@ import { firstSchemaError } from '../core/validate.js';
 import type { IncomingTransition } from '../store/store.js';
 import { parseAzureDocument } from '../sources/azure.js';
 
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** RFC 3339 with a real calendar date (Date.parse alone rolls 2026-02-31 over). */
+export function isRfc3339(v: unknown): boolean {
+  if (typeof v !== 'string' || !RFC3339.test(v) || Number.isNaN(Date.parse(v))) return false;
+  const [y, m, d] = v.slice(0, 10).split('-').map(Number);
+  const day = new Date(Date.UTC(y!, m! - 1, d!));
+  return day.getUTCMonth() === m! - 1 && day.getUTCDate() === d;
+}
+
 export class IngestError extends Error {
   constructor(
     readonly statusCode: number,
@@ -75,7 +85,7 @@ function toIncoming(
   data: TransitionDataT,
   via: string,
 ): IncomingTransition {
-  const { mine, inferred: _i, previousNotBefore: _p, ...rest } = data;
+  const { mine, inferred: _i, previousNotBefore, ...rest } = data;
   const event = { ...rest, raw: data.raw ?? null } as MaintenanceEvent; // the schema checked every enum
   return {
     ceSource: ce.source,
@@ -86,6 +96,7 @@ function toIncoming(
     observedAt: ce.time ?? new Date().toISOString(),
     event,
     via,
+    ...(previousNotBefore ? { previousNotBefore } : {}),
   };
 }
 
@@ -117,6 +128,10 @@ export function parseCloudEvents(
   if (via === 'cloudevents-binary') {
     for (const a of required)
       if (!flat[`ce-${a}`]) throw new IngestError(400, `header ce-${a} is required in binary mode`);
+    if (flat['ce-specversion'] !== '1.0')
+      throw new IngestError(400, 'header ce-specversion: only "1.0" is spoken here');
+    if (flat['ce-time'] !== undefined && !isRfc3339(decodeURIComponent(flat['ce-time'])))
+      throw new IngestError(400, 'header ce-time: not an RFC 3339 timestamp');
   } else {
     const parsed = JSON.parse(body) as unknown;
     const list = Array.isArray(parsed) ? parsed : [parsed];
@@ -129,6 +144,11 @@ export function parseCloudEvents(
         if (typeof v !== 'string' || v === '')
           throw new IngestError(400, `${where}/${a}: required non-empty string`);
       }
+      const ev = e as Record<string, unknown>;
+      if (ev.specversion !== '1.0')
+        throw new IngestError(400, `${where}/specversion: only "1.0" is spoken here`);
+      if (ev.time !== undefined && !isRfc3339(ev.time))
+        throw new IngestError(400, `${where}/time: not an RFC 3339 timestamp`);
     });
   }
   let events: CloudEventV1<unknown>[];

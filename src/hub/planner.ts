@@ -102,7 +102,9 @@ export class Planner {
         this.o.onMatch?.(rule.name, result.matched);
         if (!result.matched) continue;
         const key = `${rule.name}|${event.key}|${vm}|${t.transition}${t.transition === 'rescheduled' ? `|${t.transitionId}` : ''}`;
-        const steps = planSteps(rule.steps, key, event.notBefore, now, 'do');
+        // NotBefore is a deadline only for steps planned before the event begins.
+        const before = t.transition === 'scheduled' || t.transition === 'rescheduled';
+        const steps = planSteps(rule.steps, key, before ? event.notBefore : undefined, now, 'do');
         if (
           await this.o.store.createRun(
             {
@@ -113,6 +115,7 @@ export class Planner {
               phase: 'do',
               triggerTransitionId: t.transitionId,
               createdAt: iso,
+              snapshot: event,
             },
             steps,
           )
@@ -157,6 +160,7 @@ export class Planner {
             phase: 'undo',
             triggerTransitionId: t.transitionId,
             createdAt: iso,
+            snapshot: event,
           },
           steps,
         )

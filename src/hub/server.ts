@@ -1,6 +1,7 @@
 // Assembles the hub: store, auth, ingest, agents' channel, read API, rules, planner, executor,
 // metrics and the OpenAPI document, on one Fastify server.
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { installJsonErrors } from '../http/errors.js';
 import swagger from '@fastify/swagger';
 import pino, { type Logger } from 'pino';
 import type { Action } from '../actions/action.js';
@@ -110,41 +111,25 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     bodyLimit: INGEST_BODY_LIMIT,
     forceCloseConnections: true,
     ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: true },
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, verbose: true },
     },
   });
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err.validation) {
-      const v = err.validation[0];
-      const extra = (v?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
-      const where = `${err.validationContext ?? 'request'}${v?.instancePath ?? ''}`;
-      return reply.code(400).send({
-        error: 'Bad Request',
-        message: extra
-          ? `${where}: unknown field ${JSON.stringify(extra)}`
-          : `${where}: ${v?.message ?? err.message}`,
-      });
-    }
-    const status = err.statusCode ?? 500;
-    if (
-      (status === 413 && request.url.startsWith('/api/events')) ||
-      (status === 413 && request.url.startsWith('/api/v1/eventgrid'))
-    ) {
-      return reply
+  installJsonErrors(app, {
+    log,
+    label: 'hub',
+    // The Event Grid endpoint answers in Event Grid's error shape, also when Fastify refuses the body.
+    special: (err, request, reply) => {
+      if (
+        err.statusCode !== 413 ||
+        !(request.url.startsWith('/api/events') || request.url.startsWith('/api/v1/eventgrid'))
+      )
+        return false;
+      void reply
         .code(413)
         .send({ error: { code: 'PayloadTooLarge', message: 'the request exceeds 1 MB', details: [] } });
-    }
-    if (status >= 500) log.error({ err: err.message, url: request.url }, 'hub error');
-    return reply.code(status).send({
-      error: status >= 500 ? 'Internal Server Error' : (err.name ?? 'Error'),
-      message: status >= 500 ? 'internal error' : err.message,
-    });
+      return true;
+    },
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({ error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
-  );
 
   await app.register(swagger, {
     openapi: {

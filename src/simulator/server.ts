@@ -1,9 +1,10 @@
 // Assembles the simulator: controller, fault injector, rate limiter, metadata routes (per VM
 // and default), control API and OpenAPI document, on one Fastify server.
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { LoggerOptions } from 'pino';
 import { parseDuration } from '../core/time.js';
+import { installJsonErrors, reasonOf } from '../http/errors.js';
 import { azureMetadataRoutes, type MetadataContext } from './azure-metadata.js';
 import { controlRoutes, type ControlContext } from './control-api.js';
 import { Controller, type ApprovalMode } from './controller.js';
@@ -12,7 +13,6 @@ import { SimError } from './fleet.js';
 import { RateLimiter } from './rate-limit.js';
 import { RequestLog } from './request-log.js';
 import { ScenarioPlayer } from './scenario.js';
-import { ajvMessage, type AjvError } from './validate.js';
 
 export interface SimulatorOptions {
   timeScale?: number;
@@ -76,24 +76,14 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
     },
   });
 
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof SimError)
-      return reply.code(err.statusCode).send({ error: reasonOf(err.statusCode), message: err.message });
-    if (err.validation) {
-      const message = ajvMessage(err.validation as AjvError[], err.validationContext, err.message);
-      return reply.code(400).send({ error: 'Bad Request', message });
-    }
-    const status = err.statusCode ?? 500;
-    if (status >= 500) request.log.error({ err }, 'simulator error');
-    return reply
-      .code(status)
-      .send({ error: reasonOf(status), message: status >= 500 ? 'internal error' : err.message });
+  installJsonErrors(app, {
+    label: 'simulator',
+    special: (err, _request, reply) => {
+      if (!(err instanceof SimError)) return false;
+      void reply.code(err.statusCode).send({ error: reasonOf(err.statusCode), message: err.message });
+      return true;
+    },
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({ error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
-  );
 
   await app.register(swagger, {
     openapi: {
@@ -137,18 +127,4 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
       await app.close();
     },
   };
-}
-
-function reasonOf(status: number): string {
-  return (
-    {
-      400: 'Bad Request',
-      401: 'Unauthorized',
-      404: 'Not Found',
-      405: 'Method Not Allowed',
-      409: 'Conflict',
-      413: 'Payload Too Large',
-      415: 'Unsupported Media Type',
-    }[status] ?? (status >= 500 ? 'Internal Server Error' : 'Error')
-  );
 }

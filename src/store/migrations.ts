@@ -46,4 +46,6 @@ export const SQLITE_MIGRATIONS: string[] = [
      detail TEXT NOT NULL, output TEXT);
    CREATE INDEX attempts_step ON attempts (step_id, n);`,
   `CREATE TABLE rules (name TEXT PRIMARY KEY, definition TEXT NOT NULL, source TEXT NOT NULL, updated_at TEXT NOT NULL);`,
+  // The event as it stood when the rule matched: actions send the same body on every retry.
+  `ALTER TABLE runs ADD COLUMN snapshot TEXT;`,
 ];

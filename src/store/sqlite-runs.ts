@@ -41,6 +41,7 @@ function toRun(r: Row): RunRow {
     phase: r.phase as 'do' | 'undo',
     triggerTransitionId: r.trigger_transition_id as number,
     createdAt: r.created_at as string,
+    snapshot: typeof r.snapshot === 'string' ? (JSON.parse(r.snapshot) as RunRow['snapshot']) : undefined,
   };
 }
 
@@ -51,9 +52,18 @@ export class SqliteRuns implements RunStore {
     return this.db.transaction(() => {
       const inserted = this.db
         .prepare(
-          'INSERT INTO runs (key, rule, event_key, vm, phase, trigger_transition_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING',
+          'INSERT INTO runs (key, rule, event_key, vm, phase, trigger_transition_id, created_at, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING',
         )
-        .run(run.key, run.rule, run.eventKey, run.vm, run.phase, run.triggerTransitionId, run.createdAt);
+        .run(
+          run.key,
+          run.rule,
+          run.eventKey,
+          run.vm,
+          run.phase,
+          run.triggerTransitionId,
+          run.createdAt,
+          run.snapshot ? JSON.stringify(run.snapshot) : null,
+        );
       if (inserted.changes === 0) return false;
       const add = this.db.prepare(
         `INSERT INTO steps (run_key, idx, name, action, params, lead_ms, timeout_ms, max_attempts, max_backoff_ms, run_after_deadline,

@@ -26,8 +26,12 @@ const opt = <T>(v: unknown): T | undefined => (v === null ? undefined : (v as T)
 
 /** The same platform transition reported by several VMs shares this key. */
 function platformKey(t: IncomingTransition): string {
-  const timed = t.transition === 'scheduled' || t.transition === 'rescheduled';
-  return `${eventKey(t.event.provider, t.event.eventId)}|${t.transition}|${timed ? (t.event.notBefore ?? '') : ''}`;
+  const base = `${eventKey(t.event.provider, t.event.eventId)}|${t.transition}`;
+  if (t.transition === 'scheduled') return `${base}|${t.event.notBefore ?? ''}`;
+  // Reschedules can revisit a time (A → B → C → B): each move is its own transition. Several VMs
+  // reporting the same move are merged by content (see ingest), not by this key.
+  if (t.transition === 'rescheduled') return `${base}|${t.event.notBefore ?? ''}|${t.ceSource}|${t.ceId}`;
+  return base;
 }
 
 function toEvent(r: Row): EventRow {
@@ -100,7 +104,10 @@ export class SqliteStore extends SqliteRuns implements Store {
       'INSERT INTO transitions (event_key, platform_key, transition, ce_source, ce_id, reporter, observed_at, received_at, via, data, mine) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     const getEvent = db.prepare(
-      'SELECT status, last_transition, reporters, resources FROM events WHERE key = ?',
+      'SELECT status, last_transition, not_before, reporters, resources FROM events WHERE key = ?',
+    );
+    const lastReschedule = db.prepare(
+      `SELECT id FROM transitions WHERE event_key = ? AND transition = 'rescheduled' ORDER BY id DESC LIMIT 1`,
     );
     const insertEvent = db.prepare(
       `INSERT INTO events (key, provider, event_id, type, status, not_before, duration_seconds, description, origin, resources, reporters, raw, first_seen_at, updated_at, last_transition)
@@ -125,7 +132,14 @@ export class SqliteStore extends SqliteRuns implements Store {
         const existing = getEvent.get(key) as Row | undefined;
         const reporters = new Set(parse<string[]>(existing?.reporters) ?? []);
         reporters.add(t.reporter);
-        const same = byPlatform.get(platformKey(t)) as { id: number } | undefined;
+        // The same move reported by another VM: the event already stands at this NotBefore after a reschedule.
+        const sameMove =
+          t.transition === 'rescheduled' &&
+          existing?.last_transition === 'rescheduled' &&
+          existing.not_before === (t.event.notBefore ?? null)
+            ? (lastReschedule.get(key) as { id: number } | undefined)
+            : undefined;
+        const same = sameMove ?? (byPlatform.get(platformKey(t)) as { id: number } | undefined);
         if (same) {
           insertReceipt.run(t.ceSource, t.ceId, same.id, t.reporter, receivedAt);
           touchReporters.run(JSON.stringify([...reporters]), key);

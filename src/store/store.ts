@@ -15,6 +15,8 @@ export interface IncomingTransition {
   event: MaintenanceEvent;
   /** How it arrived: cloudevents-structured | cloudevents-binary | cloudevents-batch | event-grid. */
   via: string;
+  /** For `rescheduled`: NotBefore before the move (tells A→B apart from C→B). */
+  previousNotBefore?: string;
 }
 
 /**
@@ -159,6 +161,8 @@ export interface RunRow {
   phase: 'do' | 'undo';
   triggerTransitionId: number;
   createdAt: string;
+  /** The event when the rule matched; actions see this, so retries send identical bodies. */
+  snapshot?: EventRow;
 }
 
 export interface StepRow {
