@@ -19,6 +19,16 @@ export interface RulesContext {
 }
 
 const Enum = (values: readonly string[]) => Type.Union(values.map((v) => Type.Literal(v)));
+const Page = {
+  limit: Type.Optional(
+    Type.String({ pattern: '^(?:[1-9]\\d{0,2}|1000)$', description: 'at most 1000 (default 200)' }),
+  ),
+  offset: Type.Optional(Type.String({ pattern: '^\\d{1,9}$' })),
+};
+const page = (q: { limit?: string; offset?: string }) => ({
+  limit: q.limit ? Number(q.limit) : 200,
+  offset: q.offset ? Number(q.offset) : 0,
+});
 
 export function rulesRoutes(ctx: RulesContext) {
   return async function routes(base: FastifyInstance): Promise<void> {
@@ -151,7 +161,7 @@ export function rulesRoutes(ctx: RulesContext) {
         schema: {
           tags: ['runs'],
           querystring: Type.Object(
-            { status: Type.Optional(Status), event: Type.Optional(Type.String()) },
+            { status: Type.Optional(Status), event: Type.Optional(Type.String()), ...Page },
             { additionalProperties: false },
           ),
         },
@@ -159,7 +169,11 @@ export function rulesRoutes(ctx: RulesContext) {
       },
       async (req) => ({
         steps: (
-          await ctx.store.listSteps({ status: req.query.status as never, eventKey: req.query.event })
+          await ctx.store.listSteps({
+            status: req.query.status as never,
+            eventKey: req.query.event,
+            ...page(req.query),
+          })
         ).map(({ params: _p, ...s }) => s),
       }),
     );
@@ -171,7 +185,7 @@ export function rulesRoutes(ctx: RulesContext) {
       },
       async (req, reply) => {
         const id = Number(req.params.id);
-        const step = (await ctx.store.listSteps({ limit: 100_000 })).find((s) => s.id === id);
+        const step = await ctx.store.getStep(id);
         if (!step) return reply.code(404).send({ error: 'Not Found', message: `no step ${id}` });
         const { params: _p, ...rest } = step;
         return { step: rest, attempts: await ctx.store.attemptsOf(id) };
@@ -179,9 +193,14 @@ export function rulesRoutes(ctx: RulesContext) {
     );
     app.get(
       '/api/v1/dead-letter',
-      { schema: { tags: ['runs'] }, preHandler: guard(ctx.auth, 'read') },
-      async () => ({
-        steps: (await ctx.store.listSteps({ status: 'dead' })).map(({ params: _p, ...s }) => s),
+      {
+        schema: { tags: ['runs'], querystring: Type.Object(Page, { additionalProperties: false }) },
+        preHandler: guard(ctx.auth, 'read'),
+      },
+      async (req) => ({
+        steps: (await ctx.store.listSteps({ status: 'dead', ...page(req.query) })).map(
+          ({ params: _p, ...s }) => s,
+        ),
       }),
     );
     app.post(

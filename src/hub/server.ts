@@ -34,6 +34,8 @@ export interface HubOptions {
   /** Finished events older than this are pruned (default 30 days). */
   retentionMs?: number;
   onAttempt?: ExecutorOptions['onAttempt'];
+  /** Release every step lease at start (right for a single hub on SQLite). Default true. */
+  releaseLeasesAtStart?: boolean;
 }
 
 export interface Hub {
@@ -152,6 +154,12 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   await app.register(rulesRoutes({ store: o.store, auth, rules, now, onRedrive: () => executor.wake() }));
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  // One hub owns a SQLite file: whatever was running when it last stopped is not running now.
+  // (Replicas sharing PostgreSQL will rely on lease expiry instead.)
+  if (o.releaseLeasesAtStart ?? true) {
+    const released = await o.store.reapExpired(new Date(8.64e15).toISOString());
+    if (released) log.warn({ released }, 'steps interrupted by the last stop are pending again');
+  }
   executor.start();
   void plan(); // whatever a previous run stored but did not plan
   const retention = o.retentionMs ?? 30 * 86_400_000;

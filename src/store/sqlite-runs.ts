@@ -223,11 +223,28 @@ export class SqliteRuns implements RunStore {
       .run(now, now).changes;
   }
 
-  async listSteps(filter: { status?: StepStatus; eventKey?: string; limit?: number }) {
+  async getStep(id: number) {
+    const r = this.db
+      .prepare(
+        'SELECT s.*, r.rule, r.event_key, r.vm, r.phase FROM steps s JOIN runs r ON r.key = s.run_key WHERE s.id = ?',
+      )
+      .get(id) as Row | undefined;
+    return r
+      ? {
+          ...toStep(r),
+          rule: r.rule as string,
+          eventKey: r.event_key as string,
+          vm: r.vm as string,
+          phase: r.phase as string,
+        }
+      : undefined;
+  }
+
+  async listSteps(filter: { status?: StepStatus; eventKey?: string; limit?: number; offset?: number }) {
     const rows = this.db
       .prepare(
         `SELECT s.*, r.rule, r.event_key, r.vm, r.phase FROM steps s JOIN runs r ON r.key = s.run_key
-         WHERE (? IS NULL OR s.status = ?) AND (? IS NULL OR r.event_key = ?) ORDER BY s.updated_at DESC, s.id DESC LIMIT ?`,
+         WHERE (? IS NULL OR s.status = ?) AND (? IS NULL OR r.event_key = ?) ORDER BY s.updated_at DESC, s.id DESC LIMIT ? OFFSET ?`,
       )
       .all(
         filter.status ?? null,
@@ -235,6 +252,7 @@ export class SqliteRuns implements RunStore {
         filter.eventKey ?? null,
         filter.eventKey ?? null,
         filter.limit ?? 200,
+        filter.offset ?? 0,
       ) as Row[];
     return rows.map((r) => ({
       ...toStep(r),

@@ -246,10 +246,14 @@ export interface RunStore {
   ): Promise<void>;
   /** Running steps whose lease ran out (their hub died) go back to pending; returns how many. */
   reapExpired(now: string): Promise<number>;
+  getStep(
+    id: number,
+  ): Promise<(StepRow & { rule: string; eventKey: string; vm: string; phase: string }) | undefined>;
   listSteps(filter: {
     status?: StepStatus;
     eventKey?: string;
     limit?: number;
+    offset?: number;
   }): Promise<(StepRow & { rule: string; eventKey: string; vm: string; phase: string })[]>;
   attemptsOf(stepId: number): Promise<AttemptRow[]>;
   /** Dead steps back to pending now, attempts reset; all dead steps when `ids` is undefined. */
