@@ -13,7 +13,7 @@ import type { AgentCommand, CommandResult, HubClient } from './hub-client.js';
 import type { AgentJournal } from './journal.js';
 import type { Publisher } from './publisher.js';
 import type { TransitionSink } from './sinks.js';
-import { observe, type TrackerOptions } from './tracker.js';
+import { observe, type TrackerOptions, type TrackerState } from './tracker.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -57,6 +57,8 @@ export class Agent {
   private stopped = false;
   private localRunning = false;
   private readonly background: Promise<unknown>[] = [];
+  /** The journal's tracker state, read once: the agent is its only writer, so a copy saves a read per poll. */
+  private readonly states = new Map<string, TrackerState>();
   /** Polls and local runs in flight; stop() waits for them before the journal closes. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly now: () => number;
@@ -91,6 +93,15 @@ export class Agent {
     for (const t of this.timers) clearTimeout(t);
     await this.delivery?.stop();
     await Promise.allSettled([...this.background, ...this.inFlight]);
+  }
+
+  private trackerState(source: string): TrackerState {
+    let state = this.states.get(source);
+    if (!state) {
+      state = this.o.journal.trackerState(source);
+      this.states.set(source, state);
+    }
+    return state;
   }
 
   deliveryHealth() {
@@ -170,7 +181,7 @@ export class Agent {
     health.retryAfterMs = undefined;
     health.lastSuccessAt = new Date(this.now()).toISOString();
 
-    const prev = this.o.journal.trackerState(source.name);
+    const prev = this.trackerState(source.name);
     const result = observe(prev, doc, this.o.identity.name, this.now(), tracker);
     if (result.anomaly) {
       health.anomalies++;
@@ -182,6 +193,7 @@ export class Agent {
       (this.o.sinks ?? []).filter((s) => s.wants(record)).map((s) => ({ sink: s.name, record })),
     );
     const dropped = this.o.journal.commit(source.name, result.state, result.transitions, tasks);
+    this.states.set(source.name, result.state);
     if (dropped > 0) this.o.log.error({ dropped }, 'outbox full: dropped the least important transitions');
     for (const t of result.transitions) {
       this.o.log.info(
@@ -338,7 +350,7 @@ export class Agent {
   private async approve(c: AgentCommand): Promise<CommandResult> {
     if (!c.eventId) return { ok: false, detail: 'approve needs an eventId' };
     for (const { source } of this.o.sources) {
-      const tracked = this.o.journal.trackerState(source.name).events[c.eventId];
+      const tracked = this.trackerState(source.name).events[c.eventId];
       if (!tracked) continue;
       const e = tracked.event;
       if (!e.resources.some((r) => r.toLowerCase() === this.o.identity.name.toLowerCase())) {
@@ -370,7 +382,7 @@ export class Agent {
       return { ok: false, detail: `no hook named ${JSON.stringify(c.hook)} is configured on this VM` };
     let record: TransitionRecord | undefined;
     for (const { source } of this.o.sources) {
-      const tracked = c.eventId ? this.o.journal.trackerState(source.name).events[c.eventId] : undefined;
+      const tracked = c.eventId ? this.trackerState(source.name).events[c.eventId] : undefined;
       if (tracked) {
         record = {
           id: c.transitionId ?? c.id,

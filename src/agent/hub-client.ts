@@ -1,6 +1,6 @@
 // The agent's side of the hub API besides events: heartbeats, and commands long-polled from
 // /api/v1/agents/<vm>/commands with their results posted back.
-import { request } from 'undici';
+import { httpRequest } from '../sources/http.js';
 
 export interface AgentCommand {
   id: string;
@@ -35,29 +35,27 @@ export class HubClient {
   }
 
   async heartbeat(payload: unknown, signal?: AbortSignal): Promise<void> {
-    const res = await request(this.url('/heartbeat'), {
+    const res = await httpRequest(this.url('/heartbeat'), {
       method: 'POST',
       headers: this.headers(true),
       body: JSON.stringify(payload),
       signal,
-      headersTimeout: this.options.timeoutMs ?? 10_000,
+      timeoutMs: this.options.timeoutMs ?? 10_000,
     });
-    await res.body.text();
-    if (res.statusCode >= 300) throw new Error(`heartbeat answered ${res.statusCode}`);
+    if (res.status >= 300) throw new Error(`heartbeat answered ${res.status}`);
   }
 
   /** Waits up to `waitSeconds` on the hub for commands; returns [] when none came. */
   async commands(waitSeconds: number, signal?: AbortSignal): Promise<AgentCommand[]> {
-    const res = await request(`${this.url('/commands')}?wait=${waitSeconds}`, {
+    const res = await httpRequest(`${this.url('/commands')}?wait=${waitSeconds}`, {
       method: 'GET',
       headers: this.headers(false),
       signal,
-      headersTimeout: (waitSeconds + 10) * 1000,
-      bodyTimeout: (waitSeconds + 10) * 1000,
+      timeoutMs: (waitSeconds + 10) * 1000,
     });
-    const text = await res.body.text();
-    if (res.statusCode === 204) return [];
-    if (res.statusCode >= 300) throw new Error(`commands answered ${res.statusCode}: ${text.slice(0, 200)}`);
+    const text = res.body;
+    if (res.status === 204) return [];
+    if (res.status >= 300) throw new Error(`commands answered ${res.status}: ${text.slice(0, 200)}`);
     const body = JSON.parse(text) as { commands?: unknown };
     if (!Array.isArray(body.commands)) throw new Error('commands answer has no commands array');
     return body.commands.filter(
@@ -70,14 +68,13 @@ export class HubClient {
   }
 
   async report(commandId: string, result: CommandResult, signal?: AbortSignal): Promise<void> {
-    const res = await request(this.url(`/commands/${encodeURIComponent(commandId)}/result`), {
+    const res = await httpRequest(this.url(`/commands/${encodeURIComponent(commandId)}/result`), {
       method: 'POST',
       headers: this.headers(true),
       body: JSON.stringify(result),
       signal,
-      headersTimeout: this.options.timeoutMs ?? 10_000,
+      timeoutMs: this.options.timeoutMs ?? 10_000,
     });
-    await res.body.text();
-    if (res.statusCode >= 300) throw new Error(`command result answered ${res.statusCode}`);
+    if (res.status >= 300) throw new Error(`command result answered ${res.status}`);
   }
 }

@@ -1,6 +1,6 @@
 // Where transitions go: the forewarn hub (CloudEvents batch) or any Azure Event Grid topic
 // (Event Grid schema, aeg-sas-key), which is what the original bash-and-Event-Grid setups used.
-import { request } from 'undici';
+import { httpRequest } from '../sources/http.js';
 import { toCloudEvent, toEventGridEvent, type TransitionRecord } from '../core/transition.js';
 import { retryAfterMs } from '../sources/metadata-http.js';
 
@@ -36,24 +36,16 @@ async function post(
 ) {
   let res;
   try {
-    res = await request(url, {
-      method: 'POST',
-      headers,
-      body,
-      signal,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
+    res = await httpRequest(url, { method: 'POST', headers, body, timeoutMs, signal });
   } catch (err) {
     throw new PublishError(`cannot deliver to ${url}: ${(err as Error).message}`, true);
   }
-  const text = await res.body.text().catch(() => '');
-  if (res.statusCode >= 200 && res.statusCode < 300) return;
+  if (res.status >= 200 && res.status < 300) return;
   throw new PublishError(
-    `${url} answered ${res.statusCode}: ${text.slice(0, 200)}`,
-    retryable(res.statusCode),
+    `${url} answered ${res.status}: ${res.body.slice(0, 200)}`,
+    retryable(res.status),
     retryAfterMs(res.headers),
-    res.statusCode,
+    res.status,
   );
 }
 
@@ -70,7 +62,7 @@ export class HubPublisher implements Publisher {
   constructor(private readonly options: HubPublisherOptions) {}
 
   async publish(batch: TransitionRecord[], signal?: AbortSignal): Promise<void> {
-    const body = JSON.stringify(batch.map((t) => toCloudEvent(t).toJSON()));
+    const body = JSON.stringify(batch.map(toCloudEvent));
     await post(
       new URL('/api/v1/events', this.options.url).toString(),
       {

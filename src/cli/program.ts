@@ -1,20 +1,13 @@
-// The `forewarn` command tree, separate from main.ts so tests can run commands in-process.
-import { readFileSync } from 'node:fs';
+// The whole `forewarn` command tree, separate from main.ts so tests can run commands in-process.
 import { Command } from 'commander';
 import { agentCommand } from './agent.js';
 import { demoCommand } from './demo.js';
 import { hubCommand } from './hub.js';
+import { root } from './root.js';
 import { simCommand } from './sim.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
-
 export function program(): Command {
-  return new Command('forewarn')
-    .description('Cloud VM scheduled maintenance: discover what the cloud is about to do, and act first.')
-    .version(pkg.version)
-    .showHelpAfterError()
+  return root()
     .addCommand(agentCommand())
     .addCommand(hubCommand())
     .addCommand(demoCommand())

@@ -1,6 +1,5 @@
 // A transition is what the agent reports: one step in an event's life, with a stable id that
 // is the idempotency key everywhere downstream. Mapped to CloudEvents 1.0 and Event Grid here.
-import { CloudEvent } from 'cloudevents';
 import type { MaintenanceEvent, Transition } from './event.js';
 
 export interface TransitionRecord {
@@ -24,8 +23,21 @@ export function vmSource(vm: string): string {
   return `/forewarn/vms/${encodeURIComponent(vm)}`;
 }
 
-export function toCloudEvent(t: TransitionRecord): CloudEvent<Record<string, unknown>> {
-  return new CloudEvent({
+/** CloudEvents 1.0 JSON (structured form). Built by hand: the agent must stay small, and the
+ * hub validates everything it receives with the official SDK anyway. */
+export interface CloudEventJson {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: string;
+  subject: string;
+  time: string;
+  datacontenttype: 'application/json';
+  data: Record<string, unknown>;
+}
+
+export function toCloudEvent(t: TransitionRecord): CloudEventJson {
+  return {
     specversion: '1.0',
     id: t.id,
     source: vmSource(t.event.vm),
@@ -39,7 +51,7 @@ export function toCloudEvent(t: TransitionRecord): CloudEvent<Record<string, unk
       ...(t.inferred ? { inferred: true } : {}),
       ...(t.previousNotBefore ? { previousNotBefore: t.previousNotBefore } : {}),
     },
-  });
+  };
 }
 
 /** Event Grid schema (delivery-semantics.md §1): what an Event Grid topic accepts. */
@@ -59,7 +71,7 @@ export function toEventGridEvent(t: TransitionRecord): EventGridEvent {
     subject: `${ce.source}/events/${t.event.provider}/${t.event.eventId}`,
     eventType: ce.type,
     eventTime: t.observedAt,
-    data: ce.data ?? {},
+    data: ce.data,
     dataVersion: '1.0',
   };
 }

@@ -1,10 +1,8 @@
-// HTTP to a link-local metadata service. A dedicated undici Agent means HTTP_PROXY/HTTPS_PROXY
-// are never consulted: IMDS must not go through a proxy (metadata-apis.md §1.1).
-import { Agent, request, errors } from 'undici';
+// HTTP to a link-local metadata service through src/sources/http.ts, which never consults
+// HTTP_PROXY/HTTPS_PROXY: IMDS must not go through a proxy (metadata-apis.md §1.1).
 import { parseRfc1123 } from '../core/time.js';
+import { BodyTooLargeError, httpRequest, HttpTimeoutError } from './http.js';
 import { SourceError } from './source.js';
-
-const direct = new Agent({ keepAliveTimeout: 10_000, connections: 4 });
 
 export interface MetadataResponse {
   status: number;
@@ -22,40 +20,13 @@ export interface MetadataRequest {
   maxBytes?: number;
 }
 
+/** One request to the metadata service; every failure is a SourceError saying what kind it was. */
 export async function metadataRequest(url: string, req: MetadataRequest): Promise<MetadataResponse> {
-  const timeout = AbortSignal.timeout(req.timeoutMs);
-  const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
-  const max = req.maxBytes ?? 1024 * 1024;
   try {
-    const res = await request(url, {
-      method: req.method ?? 'GET',
-      headers: req.headers,
-      body: req.body,
-      signal,
-      dispatcher: direct,
-      headersTimeout: req.timeoutMs,
-      bodyTimeout: req.timeoutMs,
-    });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      size += (chunk as Buffer).length;
-      if (size > max) {
-        res.body.destroy();
-        throw new SourceError('parse', `response from ${url} is larger than ${max} bytes`, res.statusCode);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') };
+    return await httpRequest(url, req);
   } catch (err) {
-    if (err instanceof SourceError) throw err;
-    if (
-      timeout.aborted ||
-      err instanceof errors.HeadersTimeoutError ||
-      err instanceof errors.BodyTimeoutError
-    ) {
-      throw new SourceError('timeout', `no answer from ${url} within ${req.timeoutMs} ms`);
-    }
+    if (err instanceof HttpTimeoutError) throw new SourceError('timeout', err.message);
+    if (err instanceof BodyTooLargeError) throw new SourceError('parse', err.message);
     throw new SourceError('network', `cannot reach ${url}: ${(err as Error).message}`);
   }
 }
