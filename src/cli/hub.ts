@@ -53,7 +53,7 @@ export function hubCommand(): Command {
     .action(async (o) => {
       const config = load(o);
       const log = pino({ level: config.logLevel });
-      const store = new SqliteStore(config.sqlite);
+      const store = new SqliteStore(config.sqlite, { synchronous: config.synchronous });
       let h;
       try {
         h = await createHub({

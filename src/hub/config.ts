@@ -36,7 +36,15 @@ export const HubConfigSchema = Type.Object(
     ),
     store: Type.Optional(
       Type.Object(
-        { sqlite: Type.Optional(Type.String({ minLength: 1, description: 'default ./data/hub.db' })) },
+        {
+          sqlite: Type.Optional(Type.String({ minLength: 1, description: 'default ./data/hub.db' })),
+          synchronous: Type.Optional(
+            Type.Union([Type.Literal('full'), Type.Literal('normal')], {
+              description:
+                'full (default): every acknowledged event survives power loss; normal: survives a killed process',
+            }),
+          ),
+        },
         { additionalProperties: false },
       ),
     ),
@@ -126,6 +134,7 @@ export interface ResolvedHubConfig {
   port: number;
   publicUrl?: string;
   sqlite: string;
+  synchronous: 'full' | 'normal';
   retentionMs: number;
   staleAfterMs: number;
   auth: AuthConfig;
@@ -228,6 +237,7 @@ export function loadHubConfig(
     port: c.listen?.port ?? 8480,
     publicUrl: c.publicUrl,
     sqlite: c.store?.sqlite ?? './data/hub.db',
+    synchronous: c.store?.synchronous ?? 'full',
     retentionMs: duration(c.retention, '/retention', 30 * 86_400_000),
     staleAfterMs: duration(c.staleAfter, '/staleAfter', 120_000),
     auth,

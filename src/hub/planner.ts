@@ -57,15 +57,14 @@ export class Planner {
   constructor(private readonly o: PlannerOptions) {}
 
   async vmTags(vm: string): Promise<Record<string, string>> {
-    const found = (await this.o.store.listVms()).find((v) => v.name === vm);
+    const found = await this.o.store.getVm(vm);
     const tags = (found?.identity as { tags?: unknown } | undefined)?.tags;
     return tags && typeof tags === 'object' ? (tags as Record<string, string>) : {};
   }
 
   async onTransition(t: StoredTransition): Promise<number> {
-    const stored = await this.o.store.getEvent(t.eventKey);
-    if (!stored) return 0;
-    const event = stored.event;
+    const event = await this.o.store.getEventRow(t.eventKey);
+    if (!event) return 0;
     const now = this.o.now();
     const iso = new Date(now).toISOString();
     const targets = event.resources.length ? event.resources : [t.reporter];

@@ -8,6 +8,7 @@ import { roleAllows } from './auth.js';
 import { IngestError, parseCloudEvents, parseEventGrid } from './ingest-parse.js';
 import type { HubMetrics } from './metrics.js';
 import type { HubEvents } from './hub-events.js';
+import { GroupCommit } from './group-commit.js';
 
 export const INGEST_BODY_LIMIT = 1024 * 1024;
 
@@ -39,9 +40,9 @@ function authorise(principal: Principal, batch: IncomingTransition[]): void {
 }
 
 export function ingestRoutes(ctx: IngestContext) {
+  const commits = new GroupCommit(ctx.store, ctx.now);
   async function store(batch: IncomingTransition[]) {
-    const at = new Date(ctx.now()).toISOString();
-    const results = await ctx.store.ingest(batch, at);
+    const { results, receivedAt: at } = await commits.ingest(batch);
     const counts = { new: 0, duplicate: 0, merged: 0 };
     results.forEach((r, i) => {
       const t = batch[i]!;

@@ -99,8 +99,12 @@ export async function createHub(o: HubOptions): Promise<Hub> {
           } catch (err) {
             log.error({ err: (err as Error).message, transition: t.transitionId }, 'planning failed');
           }
-          await o.store.markPlanned(t.transitionId, new Date(now()).toISOString());
         }
+        // One commit for the batch: a crash before it only replans (runs are idempotent).
+        await o.store.markPlanned(
+          batch.map((t) => t.transitionId),
+          new Date(now()).toISOString(),
+        );
       }
     });
     return planning;

@@ -120,6 +120,9 @@ export interface Store extends RunStore {
     key: string,
   ): Promise<{ event: EventRow; transitions: TransitionRow[]; commands: CommandRow[] } | undefined>;
   listVms(): Promise<VmRow[]>;
+  getVm(name: string): Promise<VmRow | undefined>;
+  /** The event row alone (no history): what the planner needs per transition. */
+  getEventRow(key: string): Promise<EventRow | undefined>;
   enqueueCommand(command: Omit<CommandRow, 'createdAt' | 'deliveries'>, at: string): Promise<CommandRow>;
   /** Commands not yet completed for `vm`, oldest first; marks them delivered. Redelivered after `redeliverAfterMs`. */
   takeCommands(vm: string, at: string, redeliverAfterMs: number, limit: number): Promise<CommandRow[]>;
@@ -134,7 +137,7 @@ export interface Store extends RunStore {
   unplanned(
     limit: number,
   ): Promise<(IncomingTransition & { transitionId: number; eventKey: string; receivedAt: string })[]>;
-  markPlanned(transitionId: number, at: string): Promise<void>;
+  markPlanned(transitionIds: number[], at: string): Promise<void>;
   /** Rules added through the API (file rules live in the config). */
   apiRules(): Promise<{ name: string; definition: unknown; updatedAt: string }[]>;
   putRule(name: string, definition: unknown, at: string): Promise<void>;
