@@ -242,7 +242,7 @@ export function loadHubConfig(
     staleAfterMs: duration(c.staleAfter, '/staleAfter', 120_000),
     auth,
     rules,
-    concurrency: c.executor?.concurrency ?? 16,
+    concurrency: c.executor?.concurrency ?? 64,
     baseBackoffMs: duration(c.executor?.baseBackoff, '/executor/baseBackoff', 1000),
     logLevel: c.log?.level ?? 'info',
   };

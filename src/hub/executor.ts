@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Action, ActionResult } from '../actions/action.js';
 import { backoffDelay } from '../agent/backoff.js';
+import type { Transition } from '../core/event.js';
 import type { StepOutcome, StepRow, Store } from '../store/store.js';
 
 export interface ExecutorOptions {
@@ -83,7 +84,7 @@ export class Executor {
   }
 
   private async loop(): Promise<void> {
-    const concurrency = this.o.concurrency ?? 16;
+    const concurrency = this.o.concurrency ?? 64;
     let lastReap = 0;
     while (!this.stopped) {
       if (this.o.now() - lastReap > 1000) {
@@ -143,8 +144,9 @@ export class Executor {
       );
     };
     const run = await this.o.store.getRun(step.runKey);
-    const stored = run ? await this.o.store.getEvent(run.eventKey) : undefined;
-    if (!run || !stored) {
+    // The run's snapshot is what actions see; only old runs without one read the event's history.
+    const event = run ? (run.snapshot ?? (await this.o.store.getEventRow(run.eventKey))) : undefined;
+    if (!run || !event) {
       await finish(
         { ok: false, retryable: false, detail: 'its run or event is gone (retention?)' },
         { status: 'dead', deadReason: 'Orphaned' },
@@ -174,8 +176,8 @@ export class Executor {
       try {
         result = await action.run(
           {
-            event: run.snapshot ?? stored.event,
-            transition: (await this.transitionOf(run.triggerTransitionId, stored)) ?? 'scheduled',
+            event,
+            transition: triggerOf(run.key, event.lastTransition),
             vm: run.vm,
             rule: run.rule,
             step: step.name,
@@ -241,8 +243,10 @@ export class Executor {
     );
     await finish(result, outcome);
   }
+}
 
-  private async transitionOf(id: number, stored: NonNullable<Awaited<ReturnType<Store['getEvent']>>>) {
-    return stored.transitions.find((t) => t.id === id)?.transition;
-  }
+/** A run key is rule|event|vm|transition[|id] for do runs and rule|event|vm|undo for undo runs. */
+function triggerOf(runKey: string, lastTransition: Transition): Transition {
+  const part = runKey.split('|')[3];
+  return part && part !== 'undo' ? (part as Transition) : lastTransition;
 }

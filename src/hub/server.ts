@@ -100,6 +100,9 @@ export async function createHub(o: HubOptions): Promise<Hub> {
             log.error({ err: (err as Error).message, transition: t.transitionId }, 'planning failed');
           }
         }
+        // Let I/O in between batches: the store's calls are synchronous, and a loop that never
+        // yields lets step timeouts fire on answers that already arrived (a second delivery).
+        await new Promise((r) => setImmediate(r));
         // One commit for the batch: a crash before it only replans (runs are idempotent).
         await o.store.markPlanned(
           batch.map((t) => t.transitionId),

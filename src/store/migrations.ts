@@ -48,4 +48,5 @@ export const SQLITE_MIGRATIONS: string[] = [
   `CREATE TABLE rules (name TEXT PRIMARY KEY, definition TEXT NOT NULL, source TEXT NOT NULL, updated_at TEXT NOT NULL);`,
   // The event as it stood when the rule matched: actions send the same body on every retry.
   `ALTER TABLE runs ADD COLUMN snapshot TEXT;`,
+  `CREATE INDEX commands_event ON commands (event_id);`,
 ];

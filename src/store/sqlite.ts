@@ -108,31 +108,31 @@ export class SqliteStore extends SqliteRuns implements Store {
 
   async ingest(batch: IncomingTransition[], receivedAt: string): Promise<IngestResult[]> {
     const db = this.db;
-    const receipt = db.prepare(
+    const receipt = this.sql(
       'SELECT transition_id, event_key FROM receipts JOIN transitions ON transitions.id = receipts.transition_id WHERE receipts.ce_source = ? AND receipts.ce_id = ?',
     );
-    const byPlatform = db.prepare('SELECT id FROM transitions WHERE platform_key = ?');
-    const insertReceipt = db.prepare(
+    const byPlatform = this.sql('SELECT id FROM transitions WHERE platform_key = ?');
+    const insertReceipt = this.sql(
       'INSERT INTO receipts (ce_source, ce_id, transition_id, reporter, received_at) VALUES (?, ?, ?, ?, ?)',
     );
-    const insertTransition = db.prepare(
+    const insertTransition = this.sql(
       'INSERT INTO transitions (event_key, platform_key, transition, ce_source, ce_id, reporter, observed_at, received_at, via, data, mine) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    const getEvent = db.prepare(
+    const getEvent = this.sql(
       'SELECT status, last_transition, not_before, reporters, resources FROM events WHERE key = ?',
     );
-    const lastReschedule = db.prepare(
+    const lastReschedule = this.sql(
       `SELECT id FROM transitions WHERE event_key = ? AND transition = 'rescheduled' ORDER BY id DESC LIMIT 1`,
     );
-    const insertEvent = db.prepare(
+    const insertEvent = this.sql(
       `INSERT INTO events (key, provider, event_id, type, status, not_before, duration_seconds, description, origin, resources, reporters, raw, first_seen_at, updated_at, last_transition)
        VALUES (@key, @provider, @eventId, @type, @status, @notBefore, @durationSeconds, @description, @origin, @resources, @reporters, @raw, @at, @at, @transition)`,
     );
-    const updateEvent = db.prepare(
+    const updateEvent = this.sql(
       `UPDATE events SET type = @type, status = @status, not_before = @notBefore, duration_seconds = @durationSeconds, description = @description,
        origin = @origin, resources = @resources, reporters = @reporters, raw = @raw, updated_at = @at, last_transition = @transition WHERE key = @key`,
     );
-    const touchReporters = db.prepare('UPDATE events SET reporters = ? WHERE key = ?');
+    const touchReporters = this.sql('UPDATE events SET reporters = ? WHERE key = ?');
 
     return db.transaction(() => {
       const results: IngestResult[] = [];
@@ -209,13 +209,11 @@ export class SqliteStore extends SqliteRuns implements Store {
     p: { identity: Record<string, unknown>; agentVersion?: string; health?: unknown },
     at: string,
   ): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO vms (name, identity, agent_version, last_heartbeat_at, health, first_seen_at) VALUES (?, ?, ?, ?, ?, ?)
+    this.sql(
+      `INSERT INTO vms (name, identity, agent_version, last_heartbeat_at, health, first_seen_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT(name) DO UPDATE SET identity = excluded.identity, agent_version = excluded.agent_version,
          last_heartbeat_at = excluded.last_heartbeat_at, health = excluded.health`,
-      )
-      .run(vm, JSON.stringify(p.identity), p.agentVersion ?? null, at, json(p.health), at);
+    ).run(vm, JSON.stringify(p.identity), p.agentVersion ?? null, at, json(p.health), at);
   }
 
   async listEvents(f: EventFilter): Promise<{ events: EventRow[]; total: number }> {
@@ -232,20 +230,18 @@ export class SqliteStore extends SqliteRuns implements Store {
     if (f.since) add('updated_at >= ?', f.since);
     if (f.until) add('updated_at < ?', f.until);
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const total = (
-      this.db.prepare(`SELECT COUNT(*) AS n FROM events ${clause}`).get(...args) as { n: number }
-    ).n;
-    const rows = this.db
-      .prepare(`SELECT * FROM events ${clause} ORDER BY updated_at DESC, key LIMIT ? OFFSET ?`)
-      .all(...args, f.limit ?? 100, f.offset ?? 0) as Row[];
+    const total = (this.sql(`SELECT COUNT(*) AS n FROM events ${clause}`).get(...args) as { n: number }).n;
+    const rows = this.sql(
+      `SELECT * FROM events ${clause} ORDER BY updated_at DESC, key LIMIT ? OFFSET ?`,
+    ).all(...args, f.limit ?? 100, f.offset ?? 0) as Row[];
     return { events: rows.map(toEvent), total };
   }
 
   async getEvent(key: string) {
-    const row = this.db.prepare('SELECT * FROM events WHERE key = ?').get(key) as Row | undefined;
+    const row = this.sql('SELECT * FROM events WHERE key = ?').get(key) as Row | undefined;
     if (!row) return undefined;
     const transitions = (
-      this.db.prepare('SELECT * FROM transitions WHERE event_key = ? ORDER BY id').all(key) as Row[]
+      this.sql('SELECT * FROM transitions WHERE event_key = ? ORDER BY id').all(key) as Row[]
     ).map((r): TransitionRow => ({
       id: r.id as number,
       eventKey: r.event_key as string,
@@ -257,11 +253,9 @@ export class SqliteStore extends SqliteRuns implements Store {
       receivedAt: r.received_at as string,
       via: r.via as string,
       sightings: (
-        this.db
-          .prepare(
-            'SELECT reporter, ce_source, received_at FROM receipts WHERE transition_id = ? ORDER BY received_at',
-          )
-          .all(r.id) as Row[]
+        this.sql(
+          'SELECT reporter, ce_source, received_at FROM receipts WHERE transition_id = ? ORDER BY received_at',
+        ).all(r.id) as Row[]
       ).map((s) => ({
         reporter: s.reporter as string,
         ceSource: s.ce_source as string,
@@ -270,47 +264,39 @@ export class SqliteStore extends SqliteRuns implements Store {
     }));
     const event = toEvent(row);
     const commands = (
-      this.db
-        .prepare('SELECT * FROM commands WHERE event_id = ? ORDER BY created_at')
-        .all(event.eventId) as Row[]
+      this.sql('SELECT * FROM commands WHERE event_id = ? ORDER BY created_at').all(event.eventId) as Row[]
     ).map(toCommand);
     return { event, transitions, commands };
   }
 
   async getVm(name: string): Promise<VmRow | undefined> {
-    const r = this.db.prepare('SELECT * FROM vms WHERE name = ?').get(name) as Row | undefined;
+    const r = this.sql('SELECT * FROM vms WHERE name = ?').get(name) as Row | undefined;
     return r ? toVm(r) : undefined;
   }
 
   async getEventRow(key: string): Promise<EventRow | undefined> {
-    const row = this.db.prepare('SELECT * FROM events WHERE key = ?').get(key) as Row | undefined;
+    const row = this.sql('SELECT * FROM events WHERE key = ?').get(key) as Row | undefined;
     return row ? toEvent(row) : undefined;
   }
 
   async listVms(): Promise<VmRow[]> {
-    return (this.db.prepare('SELECT * FROM vms ORDER BY name').all() as Row[]).map(toVm);
+    return (this.sql('SELECT * FROM vms ORDER BY name').all() as Row[]).map(toVm);
   }
 
   async enqueueCommand(c: Omit<CommandRow, 'createdAt' | 'deliveries'>, at: string): Promise<CommandRow> {
-    this.db
-      .prepare(
-        'INSERT INTO commands (id, vm, type, event_id, hook, origin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
-      )
-      .run(c.id, c.vm, c.type, c.eventId ?? null, c.hook ?? null, c.origin, at);
-    return toCommand(this.db.prepare('SELECT * FROM commands WHERE id = ?').get(c.id) as Row);
+    this.sql(
+      'INSERT INTO commands (id, vm, type, event_id, hook, origin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
+    ).run(c.id, c.vm, c.type, c.eventId ?? null, c.hook ?? null, c.origin, at);
+    return toCommand(this.sql('SELECT * FROM commands WHERE id = ?').get(c.id) as Row);
   }
 
   async takeCommands(vm: string, at: string, redeliverAfterMs: number, limit: number): Promise<CommandRow[]> {
     const cutoff = new Date(Date.parse(at) - redeliverAfterMs).toISOString();
     return this.db.transaction(() => {
-      const rows = this.db
-        .prepare(
-          'SELECT * FROM commands WHERE vm = ? AND completed_at IS NULL AND (delivered_at IS NULL OR delivered_at < ?) ORDER BY created_at, id LIMIT ?',
-        )
-        .all(vm, cutoff, limit) as Row[];
-      const mark = this.db.prepare(
-        'UPDATE commands SET delivered_at = ?, deliveries = deliveries + 1 WHERE id = ?',
-      );
+      const rows = this.sql(
+        'SELECT * FROM commands WHERE vm = ? AND completed_at IS NULL AND (delivered_at IS NULL OR delivered_at < ?) ORDER BY created_at, id LIMIT ?',
+      ).all(vm, cutoff, limit) as Row[];
+      const mark = this.sql('UPDATE commands SET delivered_at = ?, deliveries = deliveries + 1 WHERE id = ?');
       for (const r of rows) mark.run(at, r.id);
       return rows.map((r) => ({
         ...toCommand(r),
@@ -326,26 +312,23 @@ export class SqliteStore extends SqliteRuns implements Store {
     result: CommandRow['result'],
     at: string,
   ): Promise<CommandRow | undefined> {
-    const row = this.db.prepare('SELECT * FROM commands WHERE id = ? AND vm = ?').get(id, vm) as
-      Row | undefined;
+    const row = this.sql('SELECT * FROM commands WHERE id = ? AND vm = ?').get(id, vm) as Row | undefined;
     if (!row) return undefined;
     // The first result wins: a re-sent result for a command the agent ran once changes nothing.
     if (row.completed_at === null)
-      this.db
-        .prepare('UPDATE commands SET completed_at = ?, result = ? WHERE id = ?')
-        .run(at, json(result), id);
-    return toCommand(this.db.prepare('SELECT * FROM commands WHERE id = ?').get(id) as Row);
+      this.sql('UPDATE commands SET completed_at = ?, result = ? WHERE id = ?').run(at, json(result), id);
+    return toCommand(this.sql('SELECT * FROM commands WHERE id = ?').get(id) as Row);
   }
 
   async getCommand(id: string): Promise<CommandRow | undefined> {
-    const row = this.db.prepare('SELECT * FROM commands WHERE id = ?').get(id) as Row | undefined;
+    const row = this.sql('SELECT * FROM commands WHERE id = ?').get(id) as Row | undefined;
     return row ? toCommand(row) : undefined;
   }
 
   async unplanned(limit: number) {
-    const rows = this.db
-      .prepare('SELECT * FROM transitions WHERE planned_at IS NULL ORDER BY id LIMIT ?')
-      .all(limit) as Row[];
+    const rows = this.sql('SELECT * FROM transitions WHERE planned_at IS NULL ORDER BY id LIMIT ?').all(
+      limit,
+    ) as Row[];
     return rows.map((r) => ({
       ceSource: r.ce_source as string,
       ceId: r.ce_id as string,
@@ -362,45 +345,43 @@ export class SqliteStore extends SqliteRuns implements Store {
   }
 
   async markPlanned(transitionIds: number[], at: string): Promise<void> {
-    const mark = this.db.prepare('UPDATE transitions SET planned_at = ? WHERE id = ?');
+    const mark = this.sql('UPDATE transitions SET planned_at = ? WHERE id = ?');
     this.db.transaction(() => transitionIds.forEach((id) => mark.run(at, id)))();
   }
 
   async apiRules() {
-    return (this.db.prepare(`SELECT * FROM rules WHERE source = 'api' ORDER BY name`).all() as Row[]).map(
-      (r) => ({
-        name: r.name as string,
-        definition: JSON.parse(r.definition as string) as unknown,
-        updatedAt: r.updated_at as string,
-      }),
-    );
+    return (this.sql(`SELECT * FROM rules WHERE source = 'api' ORDER BY name`).all() as Row[]).map((r) => ({
+      name: r.name as string,
+      definition: JSON.parse(r.definition as string) as unknown,
+      updatedAt: r.updated_at as string,
+    }));
   }
 
   async putRule(name: string, definition: unknown, at: string): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO rules (name, definition, source, updated_at) VALUES (?, ?, 'api', ?) ON CONFLICT(name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`,
-      )
-      .run(name, JSON.stringify(definition), at);
+    this.sql(
+      `INSERT INTO rules (name, definition, source, updated_at) VALUES (?, ?, 'api', ?) ON CONFLICT(name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`,
+    ).run(name, JSON.stringify(definition), at);
   }
 
   async deleteRule(name: string): Promise<boolean> {
-    return this.db.prepare(`DELETE FROM rules WHERE name = ? AND source = 'api'`).run(name).changes > 0;
+    return this.sql(`DELETE FROM rules WHERE name = ? AND source = 'api'`).run(name).changes > 0;
   }
 
   async audit(e: Omit<AuditEntry, 'id'>): Promise<void> {
-    this.db
-      .prepare('INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)')
-      .run(e.at, e.actor, e.action, e.subject, json(e.detail));
+    this.sql('INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(
+      e.at,
+      e.actor,
+      e.action,
+      e.subject,
+      json(e.detail),
+    );
   }
 
   async auditLog(subject?: string, limit = 200): Promise<AuditEntry[]> {
     const rows = (
       subject
-        ? this.db
-            .prepare('SELECT * FROM audit WHERE subject = ? ORDER BY id DESC LIMIT ?')
-            .all(subject, limit)
-        : this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit)
+        ? this.sql('SELECT * FROM audit WHERE subject = ? ORDER BY id DESC LIMIT ?').all(subject, limit)
+        : this.sql('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit)
     ) as Row[];
     return rows.map((r) => ({
       id: r.id as number,
@@ -415,11 +396,11 @@ export class SqliteStore extends SqliteRuns implements Store {
   async prune(before: string): Promise<number> {
     return this.db.transaction(() => {
       const keys = (
-        this.db
-          .prepare(`SELECT key FROM events WHERE status IN ('completed', 'canceled') AND updated_at < ?`)
-          .all(before) as Row[]
+        this.sql(`SELECT key FROM events WHERE status IN ('completed', 'canceled') AND updated_at < ?`).all(
+          before,
+        ) as Row[]
       ).map((r) => r.key as string);
-      const del = this.db.prepare('DELETE FROM events WHERE key = ?');
+      const del = this.sql('DELETE FROM events WHERE key = ?');
       for (const k of keys) del.run(k);
       return keys.length;
     })();
