@@ -31,12 +31,10 @@ export function installJsonErrors(app: FastifyInstance, o: JsonErrorOptions): vo
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (o.special?.(err, request, reply)) return reply;
     if (err.validation) {
-      return reply
-        .code(400)
-        .send({
-          error: 'Bad Request',
-          message: ajvMessage(err.validation as AjvError[], err.validationContext, err.message),
-        });
+      return reply.code(400).send({
+        error: 'Bad Request',
+        message: ajvMessage(err.validation as AjvError[], err.validationContext, err.message),
+      });
     }
     const status = err.statusCode ?? 500;
     if (status >= 500)

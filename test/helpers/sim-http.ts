@@ -1,7 +1,7 @@
 // A tiny fetch wrapper for tests that drive a simulator over real HTTP.
 
 /** Response bodies are loosely typed: tests assert on their shape. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 export type Loose = any;
 
 export interface Reply<T = Loose> {
