@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { EVENT_TYPES, TRANSITIONS } from '../core/event.js';
 import { FACILITIES, type Facility } from '../core/syslog-format.js';
 import { parseDuration } from '../core/time.js';
+import { setPath } from '../core/config-path.js';
 import { firstSchemaError } from '../core/validate.js';
 
 export class ConfigError extends Error {
@@ -166,16 +167,6 @@ export const AGENT_ENV: Record<string, string> = {
   FOREWARN_EVENTGRID_KEY: 'eventGrid.key',
   FOREWARN_LOG_LEVEL: 'log.level',
 };
-
-function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.');
-  let node = target;
-  for (const k of keys.slice(0, -1)) {
-    if (typeof node[k] !== 'object' || node[k] === null) node[k] = {};
-    node = node[k] as Record<string, unknown>;
-  }
-  node[keys.at(-1)!] = value;
-}
 
 export interface ResolvedAgentConfig {
   vm?: string;

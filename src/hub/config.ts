@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../core/time.js';
+import { setPath } from '../core/config-path.js';
 import { firstSchemaError } from '../core/validate.js';
 import type { AuthConfig, Role } from './auth.js';
 
@@ -142,16 +143,6 @@ export interface ResolvedHubConfig {
   concurrency: number;
   baseBackoffMs: number;
   logLevel: string;
-}
-
-function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.');
-  let node = target;
-  for (const k of keys.slice(0, -1)) {
-    if (typeof node[k] !== 'object' || node[k] === null) node[k] = {};
-    node = node[k] as Record<string, unknown>;
-  }
-  node[keys.at(-1)!] = value;
 }
 
 export function loadHubConfig(

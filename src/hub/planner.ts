@@ -104,30 +104,8 @@ export class Planner {
         // NotBefore is a deadline only for steps planned before the event begins.
         const before = t.transition === 'scheduled' || t.transition === 'rescheduled';
         const steps = planSteps(rule.steps, key, before ? event.notBefore : undefined, now, 'do');
-        if (
-          await this.o.store.createRun(
-            {
-              key,
-              rule: rule.name,
-              eventKey: event.key,
-              vm,
-              phase: 'do',
-              triggerTransitionId: t.transitionId,
-              createdAt: iso,
-              snapshot: event,
-            },
-            steps,
-          )
-        ) {
+        if (await this.createRun(key, rule.name, event, vm, 'do', t, steps, iso, { clauses: result.clauses }))
           created++;
-          await this.o.store.audit({
-            at: iso,
-            actor: 'planner',
-            action: 'rule.matched',
-            subject: `event:${event.key}`,
-            detail: { rule: rule.name, vm, transition: t.transition, run: key, clauses: result.clauses },
-          });
-        }
       }
     }
     if (created) this.o.onPlanned();
@@ -149,31 +127,41 @@ export class Planner {
       .filter((r) => rulesThatRan.includes(r.name) && (r.undo?.length ?? 0) > 0)) {
       const key = `${rule.name}|${event.key}|${vm}|undo`;
       const steps = planSteps(rule.undo!, key, undefined, now, 'undo');
-      if (
-        await this.o.store.createRun(
-          {
-            key,
-            rule: rule.name,
-            eventKey: event.key,
-            vm,
-            phase: 'undo',
-            triggerTransitionId: t.transitionId,
-            createdAt: iso,
-            snapshot: event,
-          },
-          steps,
-        )
-      ) {
-        created++;
-        await this.o.store.audit({
-          at: iso,
-          actor: 'planner',
-          action: 'rule.undo',
-          subject: `event:${event.key}`,
-          detail: { rule: rule.name, vm, transition: t.transition, run: key },
-        });
-      }
+      if (await this.createRun(key, rule.name, event, vm, 'undo', t, steps, iso)) created++;
     }
     return created;
+  }
+
+  /** Writes a run (once: the key is idempotent) and its audit entry; true if it was new. */
+  private async createRun(
+    key: string,
+    rule: string,
+    event: EventRow,
+    vm: string,
+    phase: 'do' | 'undo',
+    t: StoredTransition,
+    steps: NewStep[],
+    iso: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<boolean> {
+    const run = {
+      key,
+      rule,
+      eventKey: event.key,
+      vm,
+      phase,
+      triggerTransitionId: t.transitionId,
+      createdAt: iso,
+      snapshot: event,
+    };
+    if (!(await this.o.store.createRun(run, steps))) return false;
+    await this.o.store.audit({
+      at: iso,
+      actor: 'planner',
+      action: phase === 'do' ? 'rule.matched' : 'rule.undo',
+      subject: `event:${event.key}`,
+      detail: { rule, vm, transition: t.transition, run: key, ...extra },
+    });
+    return true;
   }
 }
