@@ -3,6 +3,7 @@
 // as data); Event Grid events may carry the same, or a raw Azure Scheduled Event as the original
 // bash-and-Event-Grid scripts published it.
 import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { HTTP, ValidationError, type CloudEventV1 } from 'cloudevents';
 import {
   EVENT_STATUSES,
@@ -74,7 +75,12 @@ export function transitionOfType(type: string): Transition {
   return t as Transition;
 }
 
+// Compiled once: checking valid data is ~10× cheaper than walking the schema for errors, which
+// only happens for data that failed the check.
+const transitionDataCheck = TypeCompiler.Compile(TransitionData);
+
 function fromData(data: unknown, where: string): TransitionDataT {
+  if (transitionDataCheck.Check(data)) return data;
   const error = firstSchemaError(TransitionData, data, `${where}/data`);
   if (error) throw new IngestError(400, `${error.path}: ${error.message}`);
   return data as TransitionDataT;
