@@ -54,7 +54,20 @@ export class GroupCommit {
           offset += w.batch.length;
         }
       } catch (err) {
-        for (const w of group) w.reject(err);
+        if (group.length === 1) {
+          group[0]!.reject(err);
+          continue;
+        }
+        // One request's batch broke the shared transaction (nothing of it was written): commit each
+        // alone, so only that request fails and the others keep their all-or-nothing answer.
+        for (const w of group) {
+          const alone = new Date(this.now()).toISOString();
+          try {
+            w.resolve({ results: await this.store.ingest(w.batch, alone), receivedAt: alone });
+          } catch (e) {
+            w.reject(e);
+          }
+        }
       }
     }
     this.flushing = false;
