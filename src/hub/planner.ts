@@ -154,14 +154,13 @@ export class Planner {
       createdAt: iso,
       snapshot: event,
     };
-    if (!(await this.o.store.createRun(run, steps))) return false;
-    await this.o.store.audit({
+    // Run, steps and audit entry in one commit.
+    return this.o.store.createRun(run, steps, {
       at: iso,
       actor: 'planner',
       action: phase === 'do' ? 'rule.matched' : 'rule.undo',
       subject: `event:${event.key}`,
       detail: { rule, vm, transition: t.transition, run: key, ...extra },
     });
-    return true;
   }
 }

@@ -1,7 +1,16 @@
 // Runs, steps and attempts in SQLite: the durable half of the planner → executor hand-off.
 // SqliteStore extends this class, so both share one connection and one file.
 import type Database from 'better-sqlite3';
-import type { AttemptRow, NewStep, RunRow, RunStore, StepOutcome, StepRow, StepStatus } from './store.js';
+import type {
+  AttemptRow,
+  AuditEntry,
+  NewStep,
+  RunRow,
+  RunStore,
+  StepOutcome,
+  StepRow,
+  StepStatus,
+} from './store.js';
 
 type Row = Record<string, unknown>;
 const opt = <T>(v: unknown): T | undefined => (v === null ? undefined : (v as T));
@@ -60,7 +69,7 @@ export class SqliteRuns implements RunStore {
     return stmt;
   }
 
-  async createRun(run: RunRow, steps: NewStep[]): Promise<boolean> {
+  async createRun(run: RunRow, steps: NewStep[], audit?: Omit<AuditEntry, 'id'>): Promise<boolean> {
     return this.db.transaction(() => {
       const inserted = this.sql(
         'INSERT INTO runs (key, rule, event_key, vm, phase, trigger_transition_id, created_at, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING',
@@ -95,6 +104,15 @@ export class SqliteRuns implements RunStore {
           s.deadline ?? null,
           s.idempotencyKey,
           run.createdAt,
+        );
+      }
+      if (audit) {
+        this.sql('INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(
+          audit.at,
+          audit.actor,
+          audit.action,
+          audit.subject,
+          audit.detail === undefined ? null : JSON.stringify(audit.detail),
         );
       }
       return true;

@@ -230,7 +230,8 @@ export interface StepOutcome {
 /** Durable runs and steps: the planner writes them, the executor claims and finishes them. */
 export interface RunStore {
   /** Creates a run with its steps; false (and nothing written) if the run key exists. */
-  createRun(run: RunRow, steps: NewStep[]): Promise<boolean>;
+  /** With `audit`, the audit entry is written in the same transaction (one commit per run). */
+  createRun(run: RunRow, steps: NewStep[], audit?: Omit<AuditEntry, 'id'>): Promise<boolean>;
   runsForEvent(eventKey: string, filter?: { vm?: string; phase?: 'do' | 'undo' }): Promise<RunRow[]>;
   getRun(key: string): Promise<RunRow | undefined>;
   stepsOfRun(runKey: string): Promise<StepRow[]>;
