@@ -1,9 +1,8 @@
 // The agent's durable state on local disk (SQLite, WAL, synchronous=FULL): each source's tracker
 // state and the outbox of transitions not yet delivered, written in ONE transaction per poll, so
 // a crash, a kill -9 or the reboot the event causes neither repeats nor loses a transition.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../store/sqlite-open.js';
 import type { Transition } from '../core/event.js';
 import type { TransitionRecord } from '../core/transition.js';
 import { emptyState, type TrackerState } from './tracker.js';
@@ -41,23 +40,8 @@ export class AgentJournal {
     path: string,
     private readonly outboxLimit = 10_000,
   ) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
     // FULL: a committed poll survives power loss, which is what a Reboot event is.
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
-  }
-
-  private migrate(): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      })();
-    }
+    this.db = openSqlite(path, { migrations: MIGRATIONS });
   }
 
   trackerState(source: string): TrackerState {

@@ -120,14 +120,16 @@ export function parseCloudEvents(
     : contentType.startsWith('application/cloudevents')
       ? 'cloudevents-structured'
       : 'cloudevents-binary';
+  // Structured and batch bodies are parsed here once, for our own checks; the SDK parses again.
+  let parsed: unknown;
   if (via !== 'cloudevents-binary') {
     try {
-      JSON.parse(body);
+      parsed = JSON.parse(body);
     } catch {
       throw new IngestError(400, 'body is not valid JSON');
     }
   }
-  if (via === 'cloudevents-batch' && !Array.isArray(JSON.parse(body)))
+  if (via === 'cloudevents-batch' && !Array.isArray(parsed))
     throw new IngestError(400, 'a batch must be a JSON array');
   // The SDK fills in a missing id (a random one) and time; a publisher that forgot them must hear so.
   const required = ['specversion', 'id', 'source', 'type'];
@@ -139,7 +141,6 @@ export function parseCloudEvents(
     if (flat['ce-time'] !== undefined && !isRfc3339(decodeURIComponent(flat['ce-time'])))
       throw new IngestError(400, 'header ce-time: not an RFC 3339 timestamp');
   } else {
-    const parsed = JSON.parse(body) as unknown;
     const list = Array.isArray(parsed) ? parsed : [parsed];
     list.forEach((e, i) => {
       const where = Array.isArray(parsed) ? `/${i}` : '';

@@ -180,8 +180,3 @@ export function explain(rule: RuleT, input: MatchInput): { matched: boolean; cla
     clauses.push({ clause: 'enabled', matched: false, reason: 'the rule is disabled' });
   return { matched: clauses.every((c) => c.matched), clauses };
 }
-
-/** Whether a rule has anything to do for a completed/canceled transition (its undo steps). */
-export function undoApplies(rule: RuleT, transition: Transition): boolean {
-  return (transition === 'completed' || transition === 'canceled') && (rule.undo?.length ?? 0) > 0;
-}

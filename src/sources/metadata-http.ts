@@ -1,24 +1,17 @@
 // HTTP to a link-local metadata service through src/sources/http.ts, which never consults
 // HTTP_PROXY/HTTPS_PROXY: IMDS must not go through a proxy (metadata-apis.md §1.1).
 import { parseRfc1123 } from '../core/time.js';
-import { BodyTooLargeError, httpRequest, HttpTimeoutError } from './http.js';
+import {
+  BodyTooLargeError,
+  httpRequest,
+  HttpTimeoutError,
+  type HttpRequest,
+  type HttpResponse,
+} from './http.js';
 import { SourceError } from './source.js';
 
-export interface MetadataResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-export interface MetadataRequest {
-  method?: 'GET' | 'POST' | 'PUT';
-  headers?: Record<string, string>;
-  body?: string;
-  timeoutMs: number;
-  signal?: AbortSignal;
-  /** Largest body we accept; a metadata document is small, a huge one is garbage. */
-  maxBytes?: number;
-}
+export type MetadataRequest = HttpRequest;
+export type MetadataResponse = HttpResponse;
 
 /** One request to the metadata service; every failure is a SourceError saying what kind it was. */
 export async function metadataRequest(url: string, req: MetadataRequest): Promise<MetadataResponse> {
@@ -32,7 +25,10 @@ export async function metadataRequest(url: string, req: MetadataRequest): Promis
 }
 
 /** Retry-After in ms (seconds or an HTTP date), if the server sent one. */
-export function retryAfterMs(headers: MetadataResponse['headers'], now = Date.now()): number | undefined {
+export function retryAfterMs(
+  headers: Record<string, string | string[] | undefined>,
+  now = Date.now(),
+): number | undefined {
   const raw = headers['retry-after'];
   const value = Array.isArray(raw) ? raw[0] : raw;
   if (!value) return undefined;

@@ -1,10 +1,8 @@
 // The default store: one SQLite file (better-sqlite3, WAL). Writes are synchronous and each
 // method is one transaction, so an acknowledged ingest is on disk.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import type { Transition } from '../core/event.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { openSqlite } from './sqlite-open.js';
 import { SqliteRuns } from './sqlite-runs.js';
 import {
   eventKey,
@@ -90,20 +88,13 @@ export class SqliteStore extends SqliteRuns implements Store {
    * (WAL) survives a killed process but may lose the last commits on power loss, for ~3× the rate.
    */
   constructor(path: string, options: { synchronous?: 'full' | 'normal' } = {}) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    super(new Database(path));
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode is durable across process crashes (kill -9); FULL adds power loss.
-    this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(SQLITE_MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      })();
-    }
+    super(
+      openSqlite(path, {
+        migrations: SQLITE_MIGRATIONS,
+        synchronous: options.synchronous,
+        foreignKeys: true,
+      }),
+    );
   }
 
   async ingest(batch: IncomingTransition[], receivedAt: string): Promise<IngestResult[]> {
