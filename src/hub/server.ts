@@ -88,8 +88,14 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   // Planning is durable: a transition is marked planned only after its runs are written, and
   // anything unplanned (the hub died in between) is planned again at start. Runs are idempotent.
   let planning = Promise.resolve();
+  // One pass drains everything unplanned, so a batch of 100 new transitions needs one queued
+  // pass, not 100 (each of which would query for unplanned rows and find none).
+  let queued = false;
   const plan = () => {
+    if (queued) return planning;
+    queued = true;
     planning = planning.then(async () => {
+      queued = false;
       for (;;) {
         const batch = await o.store.unplanned(200);
         if (batch.length === 0) return;

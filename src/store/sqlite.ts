@@ -231,6 +231,21 @@ export class SqliteStore extends SqliteRuns implements Store {
   async getEvent(key: string) {
     const row = this.sql('SELECT * FROM events WHERE key = ?').get(key) as Row | undefined;
     if (!row) return undefined;
+    // Every sighting of the event in one query, grouped by transition (not one query per transition).
+    const sightings = new Map<number, TransitionRow['sightings']>();
+    for (const s of this.sql(
+      `SELECT receipts.transition_id, receipts.reporter, receipts.ce_source, receipts.received_at FROM receipts
+       JOIN transitions ON transitions.id = receipts.transition_id WHERE transitions.event_key = ?
+       ORDER BY receipts.received_at`,
+    ).all(key) as Row[]) {
+      const list = sightings.get(s.transition_id as number) ?? [];
+      list.push({
+        reporter: s.reporter as string,
+        ceSource: s.ce_source as string,
+        receivedAt: s.received_at as string,
+      });
+      sightings.set(s.transition_id as number, list);
+    }
     const transitions = (
       this.sql('SELECT * FROM transitions WHERE event_key = ? ORDER BY id').all(key) as Row[]
     ).map((r): TransitionRow => ({
@@ -243,15 +258,7 @@ export class SqliteStore extends SqliteRuns implements Store {
       observedAt: r.observed_at as string,
       receivedAt: r.received_at as string,
       via: r.via as string,
-      sightings: (
-        this.sql(
-          'SELECT reporter, ce_source, received_at FROM receipts WHERE transition_id = ? ORDER BY received_at',
-        ).all(r.id) as Row[]
-      ).map((s) => ({
-        reporter: s.reporter as string,
-        ceSource: s.ce_source as string,
-        receivedAt: s.received_at as string,
-      })),
+      sightings: sightings.get(r.id as number) ?? [],
     }));
     const event = toEvent(row);
     const commands = (
