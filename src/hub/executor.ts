@@ -8,7 +8,8 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Action, ActionResult } from '../actions/action.js';
 import { backoffDelay } from '../agent/backoff.js';
 import type { Transition } from '../core/event.js';
-import type { StepOutcome, StepRow, Store } from '../store/store.js';
+import type { ClaimedStep, FinishedAttempt, StepOutcome, StepRow, Store } from '../store/store.js';
+import { GroupCommit } from './group-commit.js';
 
 export interface ExecutorOptions {
   store: Store;
@@ -41,8 +42,18 @@ export class Executor {
   private readonly outcomes: Counter<'action' | 'outcome'>;
   private readonly ingestToAction: Histogram;
   private readonly leftAtSuccess: Histogram;
+  /** Attempts that finish together are recorded in one commit, not one fsync each. */
+  private readonly finishes: GroupCommit<FinishedAttempt, undefined>;
 
   constructor(private readonly o: ExecutorOptions) {
+    this.finishes = new GroupCommit(
+      async (items, at) => {
+        await o.store.finishAttempts(items, at);
+        return items.map(() => undefined);
+      },
+      o.now,
+      1000,
+    );
     this.outcomes = new Counter({
       name: 'forewarn_step_attempts_total',
       help: 'Step attempts by action and outcome',
@@ -114,7 +125,7 @@ export class Executor {
     }
   }
 
-  private async execute(step: StepRow): Promise<void> {
+  private async execute(step: ClaimedStep): Promise<void> {
     const started = this.o.now();
     const startedAt = this.iso();
     const finish = async (result: ActionResult & { expired?: boolean }, outcome: StepOutcome) => {
@@ -127,23 +138,24 @@ export class Executor {
           outcome,
           detail: result.detail,
         });
-      await this.o.store.finishAttempt(
-        step.id,
+      await this.finishes.add([
         {
-          n: step.attempts,
-          startedAt,
-          finishedAt: this.iso(),
-          ok: result.ok,
-          retryable: result.ok ? undefined : result.retryable,
-          status: result.ok ? undefined : result.status,
-          detail: result.detail,
-          output: result.output,
+          stepId: step.id,
+          attempt: {
+            n: step.attempts,
+            startedAt,
+            finishedAt: this.iso(),
+            ok: result.ok,
+            retryable: result.ok ? undefined : result.retryable,
+            status: result.ok ? undefined : result.status,
+            detail: result.detail,
+            output: result.output,
+          },
+          outcome,
         },
-        outcome,
-        this.iso(),
-      );
+      ]);
     };
-    const run = await this.o.store.getRun(step.runKey);
+    const run = step.run ?? (await this.o.store.getRun(step.runKey));
     // The run's snapshot is what actions see; only old runs without one read the event's history.
     const event = run ? (run.snapshot ?? (await this.o.store.getEventRow(run.eventKey))) : undefined;
     if (!run || !event) {

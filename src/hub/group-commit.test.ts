@@ -1,19 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import type { IncomingTransition, IngestResult, Store } from '../store/store.js';
 import { GroupCommit } from './group-commit.js';
 
-const t = (id: string) => ({ ceId: id }) as unknown as IncomingTransition;
+const t = (id: string) => id;
 
-/** A store that records each transaction's size and fails any transaction containing 'bad'. */
+/** A writer that records each transaction's size and fails any transaction containing 'bad'. */
 function fakeStore() {
   const txns: number[] = [];
-  const store = {
-    async ingest(batch: IncomingTransition[]): Promise<IngestResult[]> {
-      txns.push(batch.length);
-      if (batch.some((x) => x.ceId === 'bad')) throw new Error('constraint');
-      return batch.map((x, i) => ({ outcome: 'new', transitionId: i, eventKey: x.ceId }));
-    },
-  } as unknown as Store;
+  const store = async (batch: string[]) => {
+    txns.push(batch.length);
+    if (batch.includes('bad')) throw new Error('constraint');
+    return batch.map((x) => ({ eventKey: x }));
+  };
   return { store, txns };
 }
 
@@ -22,33 +19,29 @@ describe('GroupCommit', () => {
     const { store, txns } = fakeStore();
     const g = new GroupCommit(store, Date.now);
     const [a, b, c] = await Promise.all([
-      g.ingest([t('a1'), t('a2')]),
-      g.ingest([t('b1')]),
-      g.ingest([t('c1'), t('c2'), t('c3')]),
+      g.add([t('a1'), t('a2')]),
+      g.add([t('b1')]),
+      g.add([t('c1'), t('c2'), t('c3')]),
     ]);
     expect(txns).toEqual([6]);
     expect(a.results.map((r) => r.eventKey)).toEqual(['a1', 'a2']);
     expect(b.results.map((r) => r.eventKey)).toEqual(['b1']);
     expect(c.results.map((r) => r.eventKey)).toEqual(['c1', 'c2', 'c3']);
-    expect(a.receivedAt).toBe(c.receivedAt);
+    expect(a.at).toBe(c.at);
   });
 
   it('when one batch breaks the shared transaction, only that request fails', async () => {
     const { store, txns } = fakeStore();
     const g = new GroupCommit(store, Date.now);
-    const results = await Promise.allSettled([
-      g.ingest([t('a1')]),
-      g.ingest([t('bad')]),
-      g.ingest([t('c1')]),
-    ]);
+    const results = await Promise.allSettled([g.add([t('a1')]), g.add([t('bad')]), g.add([t('c1')])]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(txns).toEqual([3, 1, 1, 1]);
   });
 
-  it('caps a shared transaction at maxEvents', async () => {
+  it('caps a shared transaction at maxItems', async () => {
     const { store, txns } = fakeStore();
     const g = new GroupCommit(store, Date.now, 3);
-    await Promise.all([g.ingest([t('a'), t('b')]), g.ingest([t('c'), t('d')]), g.ingest([t('e')])]);
+    await Promise.all([g.add([t('a'), t('b')]), g.add([t('c'), t('d')]), g.add([t('e')])]);
     expect(txns).toEqual([2, 3]);
   });
 });

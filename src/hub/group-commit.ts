@@ -1,28 +1,32 @@
-// Group commit: ingest requests that arrive together share one transaction (one fsync), the way
-// databases batch their log writes. Each request still gets exactly its own outcomes, and an
-// acknowledged request is on disk: nobody is answered before the shared commit returned.
-import type { IncomingTransition, IngestResult, Store } from '../store/store.js';
+// Group commit: writes that arrive together share one transaction (one fsync), the way databases
+// batch their log writes. Each caller still gets exactly its own result, and nobody is answered
+// before the shared commit returned, so an acknowledged write is on disk.
+//
+// Used for ingest (requests arriving together) and for the executor's finished attempts (steps
+// finishing together), the two write paths that run once per event or per step.
 
-interface Waiting {
-  batch: IncomingTransition[];
-  resolve: (r: { results: IngestResult[]; receivedAt: string }) => void;
+interface Waiting<I, O> {
+  items: I[];
+  resolve: (r: { results: O[]; at: string }) => void;
   reject: (e: unknown) => void;
 }
 
-export class GroupCommit {
-  private queue: Waiting[] = [];
+export class GroupCommit<I, O> {
+  private queue: Waiting<I, O>[] = [];
   private flushing = false;
 
   constructor(
-    private readonly store: Store,
+    /** Writes all items in one transaction; results in input order. All or nothing. */
+    private readonly write: (items: I[], at: string) => Promise<O[]>,
     private readonly now: () => number,
-    /** Most transitions per shared transaction. */
-    private readonly maxEvents = 5000,
+    /** Most items per shared transaction. */
+    private readonly maxItems = 5000,
   ) {}
 
-  ingest(batch: IncomingTransition[]): Promise<{ results: IngestResult[]; receivedAt: string }> {
+  /** Commits `items` (all or nothing) together with whatever else is waiting. */
+  add(items: I[]): Promise<{ results: O[]; at: string }> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ batch, resolve, reject });
+      this.queue.push({ items, resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
         setImmediate(() => void this.flush());
@@ -30,40 +34,44 @@ export class GroupCommit {
     });
   }
 
+  private iso(): string {
+    return new Date(this.now()).toISOString();
+  }
+
   private async flush(): Promise<void> {
     while (this.queue.length) {
-      const group: Waiting[] = [];
-      let events = 0;
+      const group: Waiting<I, O>[] = [];
+      let count = 0;
       while (
         this.queue.length &&
-        (group.length === 0 || events + this.queue[0]!.batch.length <= this.maxEvents)
+        (group.length === 0 || count + this.queue[0]!.items.length <= this.maxItems)
       ) {
         const w = this.queue.shift()!;
         group.push(w);
-        events += w.batch.length;
+        count += w.items.length;
       }
-      const at = new Date(this.now()).toISOString();
+      const at = this.iso();
       try {
-        const results = await this.store.ingest(
-          group.flatMap((w) => w.batch),
+        const results = await this.write(
+          group.flatMap((w) => w.items),
           at,
         );
         let offset = 0;
         for (const w of group) {
-          w.resolve({ results: results.slice(offset, offset + w.batch.length), receivedAt: at });
-          offset += w.batch.length;
+          w.resolve({ results: results.slice(offset, offset + w.items.length), at });
+          offset += w.items.length;
         }
       } catch (err) {
         if (group.length === 1) {
           group[0]!.reject(err);
           continue;
         }
-        // One request's batch broke the shared transaction (nothing of it was written): commit each
-        // alone, so only that request fails and the others keep their all-or-nothing answer.
+        // One caller's items broke the shared transaction (nothing of it was written): commit each
+        // alone, so only that caller fails and the others keep their all-or-nothing answer.
         for (const w of group) {
-          const alone = new Date(this.now()).toISOString();
+          const alone = this.iso();
           try {
-            w.resolve({ results: await this.store.ingest(w.batch, alone), receivedAt: alone });
+            w.resolve({ results: await this.write(w.items, alone), at: alone });
           } catch (e) {
             w.reject(e);
           }

@@ -4,9 +4,9 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { parseDuration } from '../core/time.js';
-import type { EventRow, NewStep, Store } from '../store/store.js';
+import type { EventRow, NewStep, PlannedRun, Store } from '../store/store.js';
 import type { StoredTransition } from './hub-events.js';
-import { explain, type RuleT, type StepT } from './rules.js';
+import { explain, mayMatch, type RuleT, type StepT } from './rules.js';
 
 export interface PlannerOptions {
   store: Store;
@@ -62,36 +62,75 @@ export class Planner {
     return tags && typeof tags === 'object' ? (tags as Record<string, string>) : {};
   }
 
-  async onTransition(t: StoredTransition): Promise<number> {
+  /**
+   * Plans a batch of stored transitions (in id order) and marks them planned, with every new run,
+   * in one commit. A crash before that commit only replans (run keys are idempotent). Returns how
+   * many runs were created.
+   */
+  async planBatch(batch: StoredTransition[]): Promise<number> {
+    const pending: PlannedRun[] = [];
+    let created = 0;
+    const commit = async (planned: number[]) => {
+      const at = new Date(this.o.now()).toISOString();
+      const fresh = await this.o.store.commitPlan(pending.splice(0), planned, at);
+      created += fresh.filter(Boolean).length;
+    };
+    for (const t of batch) {
+      // What follows a schedule reads the runs written so far: write them first.
+      if (t.transition !== 'scheduled' && pending.length) await commit([]);
+      try {
+        await this.plan(t, pending);
+      } catch (err) {
+        this.o.log.error({ err: (err as Error).message, transition: t.transitionId }, 'planning failed');
+      }
+    }
+    await commit(batch.map((t) => t.transitionId));
+    if (created) this.o.onPlanned();
+    return created;
+  }
+
+  /** One transition: updates runs it affects, and adds the runs it starts to `out`. */
+  private async plan(t: StoredTransition, out: PlannedRun[]): Promise<void> {
+    // Rules whose cheap clauses (transition, provider, type, origin) rule them out need no reads:
+    // with no candidate, a schedule (most of a wave) costs nothing more.
+    const candidates = this.o.rules().filter((r) => {
+      const may = mayMatch(r, t.transition, t.event);
+      if (!may) this.o.onMatch?.(r.name, false);
+      return may;
+    });
+    if (candidates.length === 0 && t.transition === 'scheduled') return;
     const event = await this.o.store.getEventRow(t.eventKey);
-    if (!event) return 0;
+    if (!event) return;
     const now = this.o.now();
     const iso = new Date(now).toISOString();
     const targets = event.resources.length ? event.resources : [t.reporter];
-    let created = 0;
+    const needTags = candidates.some((r) => r.match.tags && Object.keys(r.match.tags).length > 0);
     for (const vm of targets) {
-      const tags = await this.vmTags(vm);
-      const existing = await this.o.store.runsForEvent(event.key, { vm, phase: 'do' });
-      if (t.transition === 'rescheduled') {
-        for (const run of existing) await this.o.store.retimePending(run.key, event.notBefore, iso);
+      const tags = needTags ? await this.vmTags(vm) : {};
+      if (t.transition !== 'scheduled') {
+        const existing = await this.o.store.runsForEvent(event.key, { vm, phase: 'do' });
+        if (t.transition === 'rescheduled') {
+          for (const run of existing) await this.o.store.retimePending(run.key, event.notBefore, iso);
+        }
+        if (t.transition === 'started') {
+          // It started early (approved, or a host failure): lead-timed steps are due now, and their
+          // deadline has come (they run only if the rule allows running after it).
+          for (const run of existing) await this.o.store.retimePending(run.key, iso, iso);
+        }
+        if (t.transition === 'completed' || t.transition === 'canceled') {
+          for (const run of existing)
+            await this.o.store.skipPending(run.key, `event ${t.transition} before this step ran`, iso);
+          this.planUndo(
+            event,
+            vm,
+            t,
+            existing.map((r) => r.rule),
+            now,
+            out,
+          );
+        }
       }
-      if (t.transition === 'started') {
-        // It started early (approved, or a host failure): lead-timed steps are due now, and their
-        // deadline has come (they run only if the rule allows running after it).
-        for (const run of existing) await this.o.store.retimePending(run.key, iso, iso);
-      }
-      if (t.transition === 'completed' || t.transition === 'canceled') {
-        for (const run of existing)
-          await this.o.store.skipPending(run.key, `event ${t.transition} before this step ran`, iso);
-        created += await this.planUndo(
-          event,
-          vm,
-          t,
-          existing.map((r) => r.rule),
-          now,
-        );
-      }
-      for (const rule of this.o.rules()) {
+      for (const rule of candidates) {
         const result = explain(rule, {
           transition: t.transition,
           vm,
@@ -104,36 +143,32 @@ export class Planner {
         // NotBefore is a deadline only for steps planned before the event begins.
         const before = t.transition === 'scheduled' || t.transition === 'rescheduled';
         const steps = planSteps(rule.steps, key, before ? event.notBefore : undefined, now, 'do');
-        if (await this.createRun(key, rule.name, event, vm, 'do', t, steps, iso, { clauses: result.clauses }))
-          created++;
+        out.push(this.runOf(key, rule.name, event, vm, 'do', t, steps, iso, { clauses: result.clauses }));
       }
     }
-    if (created) this.o.onPlanned();
-    return created;
   }
 
   /** Undo steps of every rule that acted on this event for this VM. */
-  private async planUndo(
+  private planUndo(
     event: EventRow,
     vm: string,
     t: StoredTransition,
     rulesThatRan: string[],
     now: number,
-  ): Promise<number> {
-    let created = 0;
+    out: PlannedRun[],
+  ): void {
     const iso = new Date(now).toISOString();
     for (const rule of this.o
       .rules()
       .filter((r) => rulesThatRan.includes(r.name) && (r.undo?.length ?? 0) > 0)) {
       const key = `${rule.name}|${event.key}|${vm}|undo`;
       const steps = planSteps(rule.undo!, key, undefined, now, 'undo');
-      if (await this.createRun(key, rule.name, event, vm, 'undo', t, steps, iso)) created++;
+      out.push(this.runOf(key, rule.name, event, vm, 'undo', t, steps, iso));
     }
-    return created;
   }
 
-  /** Writes a run (once: the key is idempotent) and its audit entry; true if it was new. */
-  private async createRun(
+  /** A run (written once: the key is idempotent) with its audit entry, for one commit. */
+  private runOf(
     key: string,
     rule: string,
     event: EventRow,
@@ -143,24 +178,26 @@ export class Planner {
     steps: NewStep[],
     iso: string,
     extra: Record<string, unknown> = {},
-  ): Promise<boolean> {
-    const run = {
-      key,
-      rule,
-      eventKey: event.key,
-      vm,
-      phase,
-      triggerTransitionId: t.transitionId,
-      createdAt: iso,
-      snapshot: event,
+  ): PlannedRun {
+    return {
+      run: {
+        key,
+        rule,
+        eventKey: event.key,
+        vm,
+        phase,
+        triggerTransitionId: t.transitionId,
+        createdAt: iso,
+        snapshot: event,
+      },
+      steps,
+      audit: {
+        at: iso,
+        actor: 'planner',
+        action: phase === 'do' ? 'rule.matched' : 'rule.undo',
+        subject: `event:${event.key}`,
+        detail: { rule, vm, transition: t.transition, run: key, ...extra },
+      },
     };
-    // Run, steps and audit entry in one commit.
-    return this.o.store.createRun(run, steps, {
-      at: iso,
-      actor: 'planner',
-      action: phase === 'do' ? 'rule.matched' : 'rule.undo',
-      subject: `event:${event.key}`,
-      detail: { rule, vm, transition: t.transition, run: key, ...extra },
-    });
   }
 }

@@ -40,9 +40,12 @@ function authorise(principal: Principal, batch: IncomingTransition[]): void {
 }
 
 export function ingestRoutes(ctx: IngestContext) {
-  const commits = new GroupCommit(ctx.store, ctx.now);
+  const commits = new GroupCommit(
+    (batch: IncomingTransition[], at: string) => ctx.store.ingest(batch, at),
+    ctx.now,
+  );
   async function store(batch: IncomingTransition[]) {
-    const { results, receivedAt: at } = await commits.ingest(batch);
+    const { results, at } = await commits.add(batch);
     const counts = { new: 0, duplicate: 0, merged: 0 };
     results.forEach((r, i) => {
       const t = batch[i]!;

@@ -137,6 +137,27 @@ function glob(pattern: string, value: string): boolean {
   return re.test(value);
 }
 
+/**
+ * The clauses that need no store read (enabled, transition, provider, type, origin), as a
+ * necessary condition: false means `explain` would not match either.
+ */
+export function mayMatch(
+  rule: RuleT,
+  transition: Transition,
+  event: { provider: string; type: string; origin: string },
+): boolean {
+  const m = rule.match;
+  const has = (allowed: readonly string[] | undefined, value: string) =>
+    !allowed || allowed.some((a) => a.toLowerCase() === value.toLowerCase());
+  return (
+    rule.enabled !== false &&
+    has(m.transitions ?? ['scheduled'], transition) &&
+    has(m.providers, event.provider) &&
+    has(m.types, event.type) &&
+    has(m.origins, event.origin)
+  );
+}
+
 /** Every clause evaluated (no short-circuit), so the explanation is complete. */
 export function explain(rule: RuleT, input: MatchInput): { matched: boolean; clauses: Clause[] } {
   const m = rule.match;

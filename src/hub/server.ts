@@ -99,21 +99,17 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       for (;;) {
         const batch = await o.store.unplanned(200);
         if (batch.length === 0) return;
-        for (const t of batch) {
-          try {
-            await planner.onTransition(t);
-          } catch (err) {
-            log.error({ err: (err as Error).message, transition: t.transitionId }, 'planning failed');
-          }
+        try {
+          await planner.planBatch(batch);
+        } catch (err) {
+          // The store refused the commit: nothing of the batch was written; the next transition
+          // (or the next start) plans it again.
+          log.error({ err: (err as Error).message }, 'planning pass failed');
+          return;
         }
         // Let I/O in between batches: the store's calls are synchronous, and a loop that never
         // yields lets step timeouts fire on answers that already arrived (a second delivery).
         await new Promise((r) => setImmediate(r));
-        // One commit for the batch: a crash before it only replans (runs are idempotent).
-        await o.store.markPlanned(
-          batch.map((t) => t.transitionId),
-          new Date(now()).toISOString(),
-        );
       }
     });
     return planning;

@@ -4,7 +4,10 @@ import type Database from 'better-sqlite3';
 import type {
   AttemptRow,
   AuditEntry,
+  ClaimedStep,
+  FinishedAttempt,
   NewStep,
+  PlannedRun,
   RunRow,
   RunStore,
   StepOutcome,
@@ -69,53 +72,65 @@ export class SqliteRuns implements RunStore {
     return stmt;
   }
 
-  async createRun(run: RunRow, steps: NewStep[], audit?: Omit<AuditEntry, 'id'>): Promise<boolean> {
-    return this.db.transaction(() => {
-      const inserted = this.sql(
-        'INSERT INTO runs (key, rule, event_key, vm, phase, trigger_transition_id, created_at, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING',
-      ).run(
+  /** Inside a transaction: the run, its steps and its audit entry; false if the run key exists. */
+  private insertRun(run: RunRow, steps: NewStep[], audit?: Omit<AuditEntry, 'id'>): boolean {
+    const inserted = this.sql(
+      'INSERT INTO runs (key, rule, event_key, vm, phase, trigger_transition_id, created_at, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING',
+    ).run(
+      run.key,
+      run.rule,
+      run.eventKey,
+      run.vm,
+      run.phase,
+      run.triggerTransitionId,
+      run.createdAt,
+      run.snapshot ? JSON.stringify(run.snapshot) : null,
+    );
+    if (inserted.changes === 0) return false;
+    const add = this.sql(
+      `INSERT INTO steps (run_key, idx, name, action, params, lead_ms, timeout_ms, max_attempts, max_backoff_ms, run_after_deadline,
+       status, due_at, deadline, idempotency_key, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
+    );
+    for (const s of steps) {
+      add.run(
         run.key,
-        run.rule,
-        run.eventKey,
-        run.vm,
-        run.phase,
-        run.triggerTransitionId,
+        s.idx,
+        s.name,
+        s.action,
+        JSON.stringify(s.params),
+        s.leadMs ?? null,
+        s.timeoutMs,
+        s.maxAttempts,
+        s.maxBackoffMs,
+        s.runAfterDeadline ? 1 : 0,
+        s.dueAt,
+        s.deadline ?? null,
+        s.idempotencyKey,
         run.createdAt,
-        run.snapshot ? JSON.stringify(run.snapshot) : null,
       );
-      if (inserted.changes === 0) return false;
-      const add = this.sql(
-        `INSERT INTO steps (run_key, idx, name, action, params, lead_ms, timeout_ms, max_attempts, max_backoff_ms, run_after_deadline,
-         status, due_at, deadline, idempotency_key, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
+    }
+    if (audit) {
+      this.sql('INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(
+        audit.at,
+        audit.actor,
+        audit.action,
+        audit.subject,
+        audit.detail === undefined ? null : JSON.stringify(audit.detail),
       );
-      for (const s of steps) {
-        add.run(
-          run.key,
-          s.idx,
-          s.name,
-          s.action,
-          JSON.stringify(s.params),
-          s.leadMs ?? null,
-          s.timeoutMs,
-          s.maxAttempts,
-          s.maxBackoffMs,
-          s.runAfterDeadline ? 1 : 0,
-          s.dueAt,
-          s.deadline ?? null,
-          s.idempotencyKey,
-          run.createdAt,
-        );
-      }
-      if (audit) {
-        this.sql('INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(
-          audit.at,
-          audit.actor,
-          audit.action,
-          audit.subject,
-          audit.detail === undefined ? null : JSON.stringify(audit.detail),
-        );
-      }
-      return true;
+    }
+    return true;
+  }
+
+  async createRun(run: RunRow, steps: NewStep[], audit?: Omit<AuditEntry, 'id'>): Promise<boolean> {
+    return this.db.transaction(() => this.insertRun(run, steps, audit))();
+  }
+
+  async commitPlan(runs: PlannedRun[], planned: number[], at: string): Promise<boolean[]> {
+    const mark = this.sql('UPDATE transitions SET planned_at = ? WHERE id = ?');
+    return this.db.transaction(() => {
+      const created = runs.map((r) => this.insertRun(r.run, r.steps, r.audit));
+      for (const id of planned) mark.run(at, id);
+      return created;
     })();
   }
 
@@ -170,7 +185,7 @@ export class SqliteRuns implements RunStore {
     ).run(reason, now, now, runKey).changes;
   }
 
-  async claimDue(now: string, leaseMs: number, limit: number): Promise<StepRow[]> {
+  async claimDue(now: string, leaseMs: number, limit: number): Promise<ClaimedStep[]> {
     return this.db.transaction(() => {
       const rows = this.sql(
         `SELECT s.* FROM steps s WHERE s.status = 'pending' AND s.due_at <= ?
@@ -180,20 +195,61 @@ export class SqliteRuns implements RunStore {
       const claim = this.sql(
         `UPDATE steps SET status = 'running', lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? AND status = 'pending'`,
       );
-      const claimed: StepRow[] = [];
+      const runOf = this.sql('SELECT * FROM runs WHERE key = ?');
+      const runs = new Map<string, RunRow | undefined>();
+      const claimed: ClaimedStep[] = [];
       for (const r of rows) {
         // The lease outlives the step's own timeout by `leaseMs`, so a live attempt is never reaped.
         const lease = new Date(Date.parse(now) + (r.timeout_ms as number) + leaseMs).toISOString();
-        if (claim.run(lease, now, r.id).changes === 1)
-          claimed.push({
-            ...toStep(r),
-            status: 'running',
-            leaseUntil: lease,
-            attempts: (r.attempts as number) + 1,
-          });
+        if (claim.run(lease, now, r.id).changes !== 1) continue;
+        const key = r.run_key as string;
+        if (!runs.has(key)) {
+          const run = runOf.get(key) as Row | undefined;
+          runs.set(key, run ? toRun(run) : undefined);
+        }
+        claimed.push({
+          ...toStep(r),
+          status: 'running',
+          leaseUntil: lease,
+          attempts: (r.attempts as number) + 1,
+          run: runs.get(key),
+        });
       }
       return claimed;
     })();
+  }
+
+  private writeAttempt(
+    stepId: number,
+    a: Omit<AttemptRow, 'id' | 'stepId'>,
+    o: StepOutcome,
+    now: string,
+  ): void {
+    this.sql(
+      'INSERT INTO attempts (step_id, n, started_at, finished_at, ok, retryable, status, detail, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      stepId,
+      a.n,
+      a.startedAt,
+      a.finishedAt,
+      a.ok ? 1 : 0,
+      a.retryable === undefined ? null : a.retryable ? 1 : 0,
+      a.status ?? null,
+      a.detail,
+      a.output === undefined ? null : JSON.stringify(a.output),
+    );
+    const final = o.status === 'succeeded' || o.status === 'dead';
+    this.sql(
+      `UPDATE steps SET status = ?, due_at = COALESCE(?, due_at), lease_until = NULL, last_error = ?, dead_reason = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
+    ).run(
+      o.status,
+      o.dueAt ?? null,
+      o.lastError ?? null,
+      o.deadReason ?? null,
+      now,
+      final ? now : null,
+      stepId,
+    );
   }
 
   async finishAttempt(
@@ -202,32 +258,12 @@ export class SqliteRuns implements RunStore {
     o: StepOutcome,
     now: string,
   ): Promise<void> {
+    this.db.transaction(() => this.writeAttempt(stepId, a, o, now))();
+  }
+
+  async finishAttempts(items: FinishedAttempt[], now: string): Promise<void> {
     this.db.transaction(() => {
-      this.sql(
-        'INSERT INTO attempts (step_id, n, started_at, finished_at, ok, retryable, status, detail, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ).run(
-        stepId,
-        a.n,
-        a.startedAt,
-        a.finishedAt,
-        a.ok ? 1 : 0,
-        a.retryable === undefined ? null : a.retryable ? 1 : 0,
-        a.status ?? null,
-        a.detail,
-        a.output === undefined ? null : JSON.stringify(a.output),
-      );
-      const final = o.status === 'succeeded' || o.status === 'dead';
-      this.sql(
-        `UPDATE steps SET status = ?, due_at = COALESCE(?, due_at), lease_until = NULL, last_error = ?, dead_reason = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
-      ).run(
-        o.status,
-        o.dueAt ?? null,
-        o.lastError ?? null,
-        o.deadReason ?? null,
-        now,
-        final ? now : null,
-        stepId,
-      );
+      for (const i of items) this.writeAttempt(i.stepId, i.attempt, i.outcome, now);
     })();
   }
 

@@ -227,11 +227,30 @@ export interface StepOutcome {
   deadReason?: string;
 }
 
+export interface PlannedRun {
+  run: RunRow;
+  steps: NewStep[];
+  audit?: Omit<AuditEntry, 'id'>;
+}
+
+export interface FinishedAttempt {
+  stepId: number;
+  attempt: Omit<AttemptRow, 'id' | 'stepId'>;
+  outcome: StepOutcome;
+}
+
+export type ClaimedStep = StepRow & { run?: RunRow };
+
 /** Durable runs and steps: the planner writes them, the executor claims and finishes them. */
 export interface RunStore {
   /** Creates a run with its steps; false (and nothing written) if the run key exists. */
   /** With `audit`, the audit entry is written in the same transaction (one commit per run). */
   createRun(run: RunRow, steps: NewStep[], audit?: Omit<AuditEntry, 'id'>): Promise<boolean>;
+  /**
+   * One planning pass in one commit: several runs (each written once, as `createRun`) and the
+   * transitions it finished with marked planned. Per run, whether it was new.
+   */
+  commitPlan(runs: PlannedRun[], planned: number[], at: string): Promise<boolean[]>;
   runsForEvent(eventKey: string, filter?: { vm?: string; phase?: 'do' | 'undo' }): Promise<RunRow[]>;
   getRun(key: string): Promise<RunRow | undefined>;
   stepsOfRun(runKey: string): Promise<StepRow[]>;
@@ -239,8 +258,11 @@ export interface RunStore {
   retimePending(runKey: string, notBefore: string | undefined, now: string): Promise<number>;
   /** Marks pending steps of a run skipped (event canceled before they ran). */
   skipPending(runKey: string, reason: string, now: string): Promise<number>;
-  /** Leases due, runnable steps (the previous step of the run succeeded) for their timeout plus `leaseMs`. */
-  claimDue(now: string, leaseMs: number, limit: number): Promise<StepRow[]>;
+  /**
+   * Leases due, runnable steps (the previous step of the run succeeded) for their timeout plus
+   * `leaseMs`, each with its run (so the executor needs no read per step).
+   */
+  claimDue(now: string, leaseMs: number, limit: number): Promise<ClaimedStep[]>;
   /** Records one attempt and the step's new state in one transaction. */
   finishAttempt(
     stepId: number,
@@ -248,6 +270,8 @@ export interface RunStore {
     outcome: StepOutcome,
     now: string,
   ): Promise<void>;
+  /** Several attempts finished together, in one commit (the executor's group commit). */
+  finishAttempts(items: FinishedAttempt[], now: string): Promise<void>;
   /** Running steps whose lease ran out (their hub died) go back to pending; returns how many. */
   reapExpired(now: string): Promise<number>;
   getStep(

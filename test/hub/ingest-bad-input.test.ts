@@ -72,6 +72,17 @@ describe('bad input: 400 naming the field, nothing stored', () => {
     expect(body.message).toMatch(field);
   });
 
+  it.each([
+    ['an upper-case extension name', { Trace: 'x' }, /Trace/],
+    ['an extension with an object value', { trace: { a: 1 } }, /trace/],
+    ['an empty subject', { subject: '' }, /subject/],
+    ['data and data_base64 together', { data_base64: 'e30=' }, /data_base64/],
+  ])('%s is refused', async (_name, extra, field) => {
+    const e = { ...cloudEvent(maintenance('web-01')), ...extra };
+    const body = await refusedAndNothingStored(400, () => structured(JSON.stringify(e)));
+    expect(body.message).toMatch(field);
+  });
+
   it('an unknown event type is refused, naming the type', async () => {
     const e = cloudEvent(maintenance('web-01'), 'exploded');
     expect(e.type).toBe('forewarn.maintenance.exploded');

@@ -85,6 +85,20 @@ describe('CloudEvents modes', () => {
       expect((await detail(e.data.eventId)).transitions[0].via).toBe('cloudevents-batch');
   });
 
+  it('data_base64 (JSON as bytes) and extension attributes are accepted in structured mode', async () => {
+    const data = maintenance('web-01');
+    const { data: _d, ...head } = cloudEvent(data);
+    const e = {
+      ...head,
+      data_base64: Buffer.from(JSON.stringify(data)).toString('base64'),
+      traceparent: 'x',
+      seq: 3,
+    };
+    const res = await publishOne(h, h.agentToken('web-01'), e as never);
+    expect(res.status, res.text).toBe(200);
+    expect((await detail(data.eventId)).event).toMatchObject({ eventId: data.eventId, type: 'reboot' });
+  });
+
   it('an empty batch is valid and stores nothing', async () => {
     await refusedAndNothingStored(200, () => publishBatch(h, h.agentToken('web-01'), []));
   });
