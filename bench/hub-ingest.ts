@@ -30,6 +30,7 @@ import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createHub, type Hub } from '../src/hub/server.js';
 import { SqliteStore } from '../src/store/sqlite.js';
+import { SqliteThreadedStore } from '../src/store/sqlite-threaded.js';
 import type { LoadConfig, LoadResult } from './lib/ingest-load.js';
 import { measureIngestCosts } from './lib/ingest-costs.js';
 import { applyWhatIfs, parseWhatIfs } from './lib/what-if.js';
@@ -115,7 +116,8 @@ async function startBare(): Promise<{ app: FastifyInstance; url: string }> {
 
 async function startHub(dir: string): Promise<{ hub: Hub; url: string; store: SqliteStore; dbPath: string }> {
   const dbPath = join(dir, 'hub.db');
-  const store = new SqliteStore(dbPath);
+  const store =
+    process.env.BENCH_STORE === 'sqlite' ? new SqliteStore(dbPath) : new SqliteThreadedStore(dbPath);
   applyWhatIfs(store, WHATIF);
   const hub = await createHub({
     store,

@@ -30,6 +30,7 @@ import { deriveAgentToken } from '../src/hub/auth.js';
 import { idempotencyKey } from '../src/hub/planner.js';
 import { createHub, type Hub } from '../src/hub/server.js';
 import { SqliteStore } from '../src/store/sqlite.js';
+import { SqliteThreadedStore } from '../src/store/sqlite-threaded.js';
 import { eventKey } from '../src/store/store.js';
 import { benchRecord } from './lib/ce-batch.js';
 import { commitProbe, loadAverage, machineCpu, sourceState } from './lib/machine.js';
@@ -171,7 +172,8 @@ async function run(log: (m: string) => void): Promise<BenchReport> {
     });
 
   const dbPath = join(tmp, 'hub.db');
-  const store = new SqliteStore(dbPath);
+  const store =
+    process.env.BENCH_STORE === 'sqlite' ? new SqliteStore(dbPath) : new SqliteThreadedStore(dbPath);
   applyWhatIfs(store, WHATIF);
   let hub: Hub | undefined;
   let hubClosed = false;

@@ -14,7 +14,7 @@ import { deriveAgentToken } from '../hub/auth.js';
 import { createHub } from '../hub/server.js';
 import { readScenarioFile } from '../simulator/scenario.js';
 import { createSimulator } from '../simulator/server.js';
-import { SqliteStore } from '../store/sqlite.js';
+import { SqliteThreadedStore } from '../store/sqlite-threaded.js';
 import { integer } from './options.js';
 
 const say = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${line}\n`);
@@ -51,7 +51,7 @@ export function demoCommand(): Command {
       const secret = randomBytes(24).toString('base64url');
       const admin = `demo-admin-${randomBytes(8).toString('hex')}`;
       const rulesText = readFileSync(o.rules, 'utf8').replaceAll('{{LB_URL}}', lbUrl);
-      const store = new SqliteStore(join(o.data, 'hub.db'));
+      const store = new SqliteThreadedStore(join(o.data, 'hub.db'));
       const hub = await createHub({
         store,
         auth: { agentSecret: secret, operators: [{ name: 'demo', role: 'admin', token: admin }] },

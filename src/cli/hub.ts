@@ -5,6 +5,7 @@ import { deriveAgentToken } from '../hub/auth.js';
 import { HUB_ENV, HubConfigError, loadHubConfig, type ResolvedHubConfig } from '../hub/config.js';
 import { createHub } from '../hub/server.js';
 import { SqliteStore } from '../store/sqlite.js';
+import { SqliteThreadedStore } from '../store/sqlite-threaded.js';
 import { integer } from './options.js';
 
 function load(o: {
@@ -53,7 +54,9 @@ export function hubCommand(): Command {
     .action(async (o) => {
       const config = load(o);
       const log = pino({ level: config.logLevel });
-      const store = new SqliteStore(config.sqlite, { synchronous: config.synchronous });
+      const store = config.writerThread
+        ? new SqliteThreadedStore(config.sqlite, { synchronous: config.synchronous })
+        : new SqliteStore(config.sqlite, { synchronous: config.synchronous });
       let h;
       try {
         h = await createHub({

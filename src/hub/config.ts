@@ -45,6 +45,12 @@ export const HubConfigSchema = Type.Object(
                 'full (default): every acknowledged event survives power loss; normal: survives a killed process',
             }),
           ),
+          writerThread: Type.Optional(
+            Type.Boolean({
+              description:
+                'true (default): SQLite writes run on their own thread, so commits never stall HTTP; false: on the event loop',
+            }),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -136,6 +142,7 @@ export interface ResolvedHubConfig {
   publicUrl?: string;
   sqlite: string;
   synchronous: 'full' | 'normal';
+  writerThread: boolean;
   retentionMs: number;
   staleAfterMs: number;
   auth: AuthConfig;
@@ -229,6 +236,7 @@ export function loadHubConfig(
     publicUrl: c.publicUrl,
     sqlite: c.store?.sqlite ?? './data/hub.db',
     synchronous: c.store?.synchronous ?? 'full',
+    writerThread: c.store?.writerThread ?? true,
     retentionMs: duration(c.retention, '/retention', 30 * 86_400_000),
     staleAfterMs: duration(c.staleAfter, '/staleAfter', 120_000),
     auth,

@@ -11,6 +11,7 @@ import { Authenticator, type AuthConfig } from './auth.js';
 import { Executor, type ExecutorOptions } from './executor.js';
 import { HubEvents } from './hub-events.js';
 import { HubMetrics } from './metrics.js';
+import { PlanFeed } from './plan-feed.js';
 import { Planner } from './planner.js';
 import { agentRoutes } from './routes-agents.js';
 import { INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
@@ -87,34 +88,9 @@ export async function createHub(o: HubOptions): Promise<Hub> {
 
   // Planning is durable: a transition is marked planned only after its runs are written, and
   // anything unplanned (the hub died in between) is planned again at start. Runs are idempotent.
-  let planning = Promise.resolve();
-  // One pass drains everything unplanned, so a batch of 100 new transitions needs one queued
-  // pass, not 100 (each of which would query for unplanned rows and find none).
-  let queued = false;
-  const plan = () => {
-    if (queued) return planning;
-    queued = true;
-    planning = planning.then(async () => {
-      queued = false;
-      for (;;) {
-        const batch = await o.store.unplanned(200);
-        if (batch.length === 0) return;
-        try {
-          await planner.planBatch(batch);
-        } catch (err) {
-          // The store refused the commit: nothing of the batch was written; the next transition
-          // (or the next start) plans it again.
-          log.error({ err: (err as Error).message }, 'planning pass failed');
-          return;
-        }
-        // Let I/O in between batches: the store's calls are synchronous, and a loop that never
-        // yields lets step timeouts fire on answers that already arrived (a second delivery).
-        await new Promise((r) => setImmediate(r));
-      }
-    });
-    return planning;
-  };
-  events.on('transition', () => void plan());
+  const feed = new PlanFeed(o.store, planner, log);
+  const plan = () => feed.drain();
+  events.on('transition', (t) => feed.push(t));
 
   const app = Fastify({
     logger: false,
@@ -201,7 +177,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     async close() {
       clearInterval(pruner);
       await app.close();
-      await planning;
+      await feed.drain();
       await executor.stop();
     },
     idle: () => plan(),

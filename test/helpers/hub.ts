@@ -4,6 +4,7 @@ import Fastify from 'fastify';
 import { deriveAgentToken } from '../../src/hub/auth.js';
 import { createHub, type Hub, type HubOptions } from '../../src/hub/server.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import { SqliteThreadedStore } from '../../src/store/sqlite-threaded.js';
 import { tempDir } from './agent.js';
 
 export const AGENT_SECRET = 'test-agent-secret';
@@ -30,7 +31,11 @@ export interface TestHub {
 export async function startHub(options: Partial<HubOptions> & { dbPath?: string } = {}): Promise<TestHub> {
   const dbPath = options.dbPath ?? join(tempDir('forewarn-hub-'), 'hub.db');
   const hub = await createHub({
-    store: new SqliteStore(dbPath),
+    // The store the CLI uses: writes on their own thread (FOREWARN_TEST_STORE=sqlite: on the loop).
+    store:
+      process.env.FOREWARN_TEST_STORE === 'sqlite'
+        ? new SqliteStore(dbPath)
+        : new SqliteThreadedStore(dbPath),
     auth: {
       agentSecret: AGENT_SECRET,
       operators: [

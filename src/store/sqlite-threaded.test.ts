@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/helpers/agent.js';
+import type { MaintenanceEvent } from '../core/event.js';
+import { SqliteThreadedStore } from './sqlite-threaded.js';
+import type { IncomingTransition } from './store.js';
+
+const incoming = (id: string, vm = 'web-01'): IncomingTransition => ({
+  ceSource: `forewarn://vm/${vm}`,
+  ceId: id,
+  transition: 'scheduled',
+  reporter: vm,
+  mine: true,
+  observedAt: '2026-11-23T00:00:00.000Z',
+  via: 'cloudevents-batch',
+  event: {
+    provider: 'azure',
+    eventId: id,
+    vm,
+    type: 'reboot',
+    status: 'scheduled',
+    notBefore: '2026-11-23T00:15:00.000Z',
+    origin: 'platform',
+    resources: [vm],
+    raw: { EventId: id },
+  } as MaintenanceEvent,
+});
+
+let store: SqliteThreadedStore | undefined;
+afterEach(async () => {
+  await store?.close().catch(() => undefined);
+  store = undefined;
+});
+
+describe('SqliteThreadedStore', () => {
+  it('a write committed on the writer thread is read back on the main thread at once', async () => {
+    store = new SqliteThreadedStore(join(tempDir('forewarn-threaded-'), 'hub.db'));
+    const results = await store.ingest(
+      [incoming('e1'), incoming('e2'), incoming('e1')],
+      '2026-11-23T00:00:01Z',
+    );
+    expect(results.map((r) => r.outcome)).toEqual(['new', 'new', 'duplicate']);
+    const { events, total } = await store.listEvents({});
+    expect(total).toBe(2);
+    expect(events.map((e) => e.eventId).sort()).toEqual(['e1', 'e2']);
+    expect((await store.unplanned(10)).map((t) => t.ceId)).toEqual(['e1', 'e2']);
+  });
+
+  it('the main thread cannot write, and a failed write rejects with the writer’s message', async () => {
+    store = new SqliteThreadedStore(join(tempDir('forewarn-threaded-'), 'hub.db'));
+    expect(() => store!.db.prepare("INSERT INTO rules VALUES ('x', '{}', 'api', 'now')").run()).toThrow(
+      /readonly|query_only|attempt to write/i,
+    );
+    // An audit entry without its time breaks a NOT NULL constraint: the writer says so.
+    await expect(
+      store.audit({ at: null as unknown as string, actor: 't', action: 'x', subject: 's', detail: {} }),
+    ).rejects.toThrow(/NOT NULL/i);
+    expect(await store.auditLog('s')).toEqual([]);
+  });
+
+  it('writes after close are refused with a clear error', async () => {
+    const s = new SqliteThreadedStore(join(tempDir('forewarn-threaded-'), 'hub.db'));
+    await s.close();
+    await expect(s.ingest([incoming('late')], '2026-11-23T00:00:01Z')).rejects.toThrow(/closed/);
+  });
+});

@@ -1,0 +1,24 @@
+// The SQLite writer thread: owns the one connection that writes, and runs the store's write
+// methods in the order they were sent (see sqlite-threaded.ts for why it is a thread).
+import { parentPort, workerData } from 'node:worker_threads';
+import { SqliteStore } from './sqlite.js';
+
+interface Call {
+  id: number;
+  method: string;
+  args: unknown[];
+}
+
+const { path, options } = workerData as { path: string; options: { synchronous?: 'full' | 'normal' } };
+const store = new SqliteStore(path, options) as unknown as Record<
+  string,
+  (...a: unknown[]) => Promise<unknown>
+>;
+
+parentPort!.on('message', (call: Call) => {
+  // better-sqlite3 is synchronous: each call completes (committed) before the next message is read.
+  store[call.method]!(...call.args).then(
+    (result) => parentPort!.postMessage({ id: call.id, result }),
+    (err: Error) => parentPort!.postMessage({ id: call.id, error: { name: err.name, message: err.message } }),
+  );
+});
