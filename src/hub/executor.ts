@@ -36,6 +36,7 @@ export interface ExecutorOptions {
 export class Executor {
   private stopped = false;
   private wakeUp?: () => void;
+  private woken = false;
   private loopDone?: Promise<void>;
   private readonly running = new Set<Promise<void>>();
   private readonly abort = new AbortController();
@@ -79,7 +80,8 @@ export class Executor {
   }
 
   wake(): void {
-    this.wakeUp?.();
+    if (this.wakeUp) this.wakeUp();
+    else this.woken = true;
   }
 
   async stop(): Promise<void> {
@@ -103,8 +105,10 @@ export class Executor {
         if (reaped) this.o.log.warn({ reaped }, 'steps whose hub stopped mid-attempt are pending again');
         lastReap = this.o.now();
       }
+      // Claim in chunks, not one slot at a time: every claim is a write transaction.
       const free = concurrency - this.running.size;
-      const due = free > 0 ? await this.o.store.claimDue(this.iso(), 15_000, free) : [];
+      const chunk = this.running.size === 0 ? 1 : Math.max(1, Math.floor(concurrency / 8));
+      const due = free >= chunk ? await this.o.store.claimDue(this.iso(), 15_000, free) : [];
       for (const step of due) {
         const p = this.execute(step).finally(() => {
           this.running.delete(p);
@@ -113,16 +117,30 @@ export class Executor {
         this.running.add(p);
       }
       if (due.length && free - due.length > 0) continue; // there may be more due right now
-      const next = await this.o.store.nextDue();
+      // Slots are short of a chunk: a finishing step wakes the loop, the clock need not.
+      const next = free < chunk ? undefined : await this.o.store.nextDue();
       const wait = next ? Math.min(1000, Math.max(0, Date.parse(next) - this.o.now())) : 1000;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, wait);
-        this.wakeUp = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
+      await this.sleep(wait);
     }
+  }
+
+  /** Sleeps up to `ms`, or until wake(); a wake that came while the loop was busy is not lost. */
+  private sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.wakeUp = undefined;
+        resolve();
+      }, ms);
+      this.wakeUp = () => {
+        clearTimeout(t);
+        this.wakeUp = undefined;
+        resolve();
+      };
+    });
   }
 
   private async execute(step: ClaimedStep): Promise<void> {
