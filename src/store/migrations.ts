@@ -49,4 +49,6 @@ export const SQLITE_MIGRATIONS: string[] = [
   // The event as it stood when the rule matched: actions send the same body on every retry.
   `ALTER TABLE runs ADD COLUMN snapshot TEXT;`,
   `CREATE INDEX commands_event ON commands (event_id);`,
+  // One snapshot per triggering transition, shared by the runs it started (three rules, one copy).
+  `CREATE TABLE run_snapshots (transition_id INTEGER PRIMARY KEY, snapshot TEXT NOT NULL);`,
 ];

@@ -44,7 +44,17 @@ function toStep(r: Row): StepRow {
   };
 }
 
-function toRun(r: Row): RunRow {
+/** Runs with their snapshot: shared per trigger (run_snapshots), or their own (older rows). */
+const RUNS = `SELECT r.key, r.rule, r.event_key, r.vm, r.phase, r.trigger_transition_id, r.created_at,
+  COALESCE(r.snapshot, s.snapshot) AS snapshot FROM runs r LEFT JOIN run_snapshots s ON s.transition_id = r.trigger_transition_id`;
+
+function toRun(r: Row, parsed?: Map<string, unknown>): RunRow {
+  const text = typeof r.snapshot === 'string' ? r.snapshot : undefined;
+  let snapshot = text === undefined ? undefined : parsed?.get(text);
+  if (text !== undefined && snapshot === undefined) {
+    snapshot = JSON.parse(text);
+    parsed?.set(text, snapshot);
+  }
   return {
     key: r.key as string,
     rule: r.rule as string,
@@ -53,7 +63,7 @@ function toRun(r: Row): RunRow {
     phase: r.phase as 'do' | 'undo',
     triggerTransitionId: r.trigger_transition_id as number,
     createdAt: r.created_at as string,
-    snapshot: typeof r.snapshot === 'string' ? (JSON.parse(r.snapshot) as RunRow['snapshot']) : undefined,
+    snapshot: snapshot as RunRow['snapshot'],
   };
 }
 
@@ -73,19 +83,21 @@ export class SqliteRuns implements RunStore {
   }
 
   /** Inside a transaction: the run, its steps and its audit entry; false if the run key exists. */
-  private insertRun(run: RunRow, steps: NewStep[], audit?: Omit<AuditEntry, 'id'>): boolean {
+  private insertRun(
+    run: RunRow,
+    steps: NewStep[],
+    audit?: Omit<AuditEntry, 'id'>,
+    snapshotted = new Set<number>(),
+  ): boolean {
+    if (run.snapshot && !snapshotted.has(run.triggerTransitionId)) {
+      this.sql(
+        'INSERT INTO run_snapshots (transition_id, snapshot) VALUES (?, ?) ON CONFLICT(transition_id) DO NOTHING',
+      ).run(run.triggerTransitionId, JSON.stringify(run.snapshot));
+      snapshotted.add(run.triggerTransitionId);
+    }
     const inserted = this.sql(
-      'INSERT INTO runs (key, rule, event_key, vm, phase, trigger_transition_id, created_at, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING',
-    ).run(
-      run.key,
-      run.rule,
-      run.eventKey,
-      run.vm,
-      run.phase,
-      run.triggerTransitionId,
-      run.createdAt,
-      run.snapshot ? JSON.stringify(run.snapshot) : null,
-    );
+      'INSERT INTO runs (key, rule, event_key, vm, phase, trigger_transition_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING',
+    ).run(run.key, run.rule, run.eventKey, run.vm, run.phase, run.triggerTransitionId, run.createdAt);
     if (inserted.changes === 0) return false;
     const add = this.sql(
       `INSERT INTO steps (run_key, idx, name, action, params, lead_ms, timeout_ms, max_attempts, max_backoff_ms, run_after_deadline,
@@ -128,14 +140,15 @@ export class SqliteRuns implements RunStore {
   async commitPlan(runs: PlannedRun[], planned: number[], at: string): Promise<boolean[]> {
     const mark = this.sql('UPDATE transitions SET planned_at = ? WHERE id = ?');
     return this.db.transaction(() => {
-      const created = runs.map((r) => this.insertRun(r.run, r.steps, r.audit));
+      const snapshotted = new Set<number>();
+      const created = runs.map((r) => this.insertRun(r.run, r.steps, r.audit, snapshotted));
       for (const id of planned) mark.run(at, id);
       return created;
     })();
   }
 
   async getRun(key: string): Promise<RunRow | undefined> {
-    const r = this.sql('SELECT * FROM runs WHERE key = ?').get(key) as Row | undefined;
+    const r = this.sql(`${RUNS} WHERE r.key = ?`).get(key) as Row | undefined;
     return r ? toRun(r) : undefined;
   }
 
@@ -144,7 +157,7 @@ export class SqliteRuns implements RunStore {
     filter: { vm?: string; phase?: 'do' | 'undo' } = {},
   ): Promise<RunRow[]> {
     const rows = this.sql(
-      'SELECT * FROM runs WHERE event_key = ? AND (? IS NULL OR vm = ?) AND (? IS NULL OR phase = ?) ORDER BY created_at, key',
+      `${RUNS} WHERE r.event_key = ? AND (? IS NULL OR r.vm = ?) AND (? IS NULL OR r.phase = ?) ORDER BY r.created_at, r.key`,
     ).all(
       eventKey,
       filter.vm ?? null,
@@ -152,7 +165,7 @@ export class SqliteRuns implements RunStore {
       filter.phase ?? null,
       filter.phase ?? null,
     ) as Row[];
-    return rows.map(toRun);
+    return rows.map((r) => toRun(r));
   }
 
   async stepsOfRun(runKey: string): Promise<StepRow[]> {
@@ -213,8 +226,9 @@ export class SqliteRuns implements RunStore {
       const claim = this.sql(
         `UPDATE steps SET status = 'running', lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? AND status = 'pending'`,
       );
-      const runOf = this.sql('SELECT * FROM runs WHERE key = ?');
+      const runOf = this.sql(`${RUNS} WHERE r.key = ?`);
       const runs = new Map<string, RunRow | undefined>();
+      const parsed = new Map<string, unknown>(); // runs of one trigger share one snapshot object
       const claimed: ClaimedStep[] = [];
       for (const r of rows) {
         // The lease outlives the step's own timeout by `leaseMs`, so a live attempt is never reaped.
@@ -223,7 +237,7 @@ export class SqliteRuns implements RunStore {
         const key = r.run_key as string;
         if (!runs.has(key)) {
           const run = runOf.get(key) as Row | undefined;
-          runs.set(key, run ? toRun(run) : undefined);
+          runs.set(key, run ? toRun(run, parsed) : undefined);
         }
         claimed.push({
           ...toStep(r),

@@ -400,6 +400,8 @@ export class SqliteStore extends SqliteRuns implements Store {
       ).map((r) => r.key as string);
       const del = this.sql('DELETE FROM events WHERE key = ?');
       for (const k of keys) del.run(k);
+      if (keys.length)
+        this.sql('DELETE FROM run_snapshots WHERE transition_id NOT IN (SELECT id FROM transitions)').run();
       return keys.length;
     })();
   }
