@@ -65,6 +65,7 @@ export function hubCommand(): Command {
           rules: config.rules,
           log,
           concurrency: config.concurrency,
+          pools: config.pools,
           baseBackoffMs: config.baseBackoffMs,
           staleAfterMs: config.staleAfterMs,
           publicUrl: config.publicUrl,

@@ -7,6 +7,16 @@ import { parseDuration } from '../core/time.js';
 import { setPath } from '../core/config-path.js';
 import { firstSchemaError } from '../core/validate.js';
 import type { AuthConfig, Role } from './auth.js';
+import { checkPools, Pool, type PoolT } from './budgets.js';
+
+function pools(list: PoolT[]): PoolT[] {
+  try {
+    checkPools(list);
+  } catch (err) {
+    throw new HubConfigError((err as Error).message);
+  }
+  return list;
+}
 
 export class HubConfigError extends Error {
   constructor(message: string) {
@@ -96,6 +106,12 @@ export const HubConfigSchema = Type.Object(
       ),
     ),
     rules: Type.Optional(Type.Array(Type.Unknown(), { description: 'rules; see docs/hub.md' })),
+    pools: Type.Optional(
+      Type.Array(Pool, {
+        description:
+          'pool budgets: at most maxUnavailable VMs of a pool out of service at once (docs/budgets.md)',
+      }),
+    ),
     rulesFile: Type.Optional(Type.String({ description: 'a YAML file with a `rules:` list' })),
     executor: Type.Optional(
       Type.Object(
@@ -147,6 +163,7 @@ export interface ResolvedHubConfig {
   staleAfterMs: number;
   auth: AuthConfig;
   rules: unknown[];
+  pools: PoolT[];
   concurrency: number;
   baseBackoffMs: number;
   logLevel: string;
@@ -242,6 +259,7 @@ export function loadHubConfig(
     auth,
     rules,
     concurrency: c.executor?.concurrency ?? 64,
+    pools: pools(c.pools ?? []),
     baseBackoffMs: duration(c.executor?.baseBackoff, '/executor/baseBackoff', 1000),
     logLevel: c.log?.level ?? 'info',
   };

@@ -9,6 +9,7 @@ import type { Action, ActionResult } from '../actions/action.js';
 import { backoffDelay } from '../agent/backoff.js';
 import type { Transition } from '../core/event.js';
 import type { ClaimedStep, FinishedAttempt, StepOutcome, StepRow, Store } from '../store/store.js';
+import type { Budgets } from './budgets.js';
 import { GroupCommit } from './group-commit.js';
 
 export interface ExecutorOptions {
@@ -21,6 +22,8 @@ export interface ExecutorOptions {
   /** Base of the retry backoff (Event Grid starts at 10 s; a maintenance deadline needs faster). */
   baseBackoffMs?: number;
   eventUrl: (eventKey: string) => string;
+  /** Pool budgets that disruptive steps must fit in (none: they run like any step). */
+  budgets?: Budgets;
   notifyCommand: (vm: string) => void;
   /** Told about every finished attempt (the demo prints them; the dashboard will stream them). */
   onAttempt?: (info: {
@@ -42,6 +45,7 @@ export class Executor {
   private readonly abort = new AbortController();
   private readonly outcomes: Counter<'action' | 'outcome'>;
   private readonly ingestToAction: Histogram;
+  private readonly budgetOutcomes: Counter<'outcome'>;
   private readonly leftAtSuccess: Histogram;
   /** Attempts that finish together are recorded in one commit, not one fsync each. */
   private readonly finishes: GroupCommit<FinishedAttempt, undefined>;
@@ -59,6 +63,12 @@ export class Executor {
       name: 'forewarn_step_attempts_total',
       help: 'Step attempts by action and outcome',
       labelNames: ['action', 'outcome'],
+      registers: [o.registry],
+    });
+    this.budgetOutcomes = new Counter({
+      name: 'forewarn_budget_decisions_total',
+      help: 'Disruptive steps by budget decision: run, held (pool full), forced (run over budget as NotBefore neared)',
+      labelNames: ['outcome'],
       registers: [o.registry],
     });
     this.ingestToAction = new Histogram({
@@ -143,6 +153,42 @@ export class Executor {
     });
   }
 
+  /** A disruptive step needs a slot of its VM's pools; false: held (back to pending, no attempt). */
+  private async admit(step: StepRow, vm: string, eventKey: string): Promise<boolean> {
+    const gate = await this.o.budgets!.gate(step, vm, eventKey);
+    const iso = this.iso();
+    if (gate.kind === 'run') {
+      this.budgetOutcomes.inc({ outcome: 'run' });
+      return true;
+    }
+    if (gate.kind === 'force') {
+      this.budgetOutcomes.inc({ outcome: 'forced' });
+      this.o.log.error({ step: step.name, run: step.runKey, vm }, `budget overridden: ${gate.reason}`);
+      await this.o.store.audit({
+        at: iso,
+        actor: 'executor',
+        action: 'budget.overridden',
+        subject: `event:${eventKey}`,
+        detail: { vm, step: step.name, run: step.runKey, reason: gate.reason },
+      });
+      return true;
+    }
+    this.budgetOutcomes.inc({ outcome: 'held' });
+    if (step.heldReason !== gate.reason) {
+      // Said once per change of reason, not every recheck.
+      this.o.log.info({ step: step.name, run: step.runKey, vm, until: gate.until }, `held: ${gate.reason}`);
+      await this.o.store.audit({
+        at: iso,
+        actor: 'executor',
+        action: 'budget.held',
+        subject: `event:${eventKey}`,
+        detail: { vm, step: step.name, run: step.runKey, reason: gate.reason },
+      });
+    }
+    await this.o.store.holdStep(step.id, gate.until, gate.reason, iso);
+    return false;
+  }
+
   private async execute(step: ClaimedStep): Promise<void> {
     const started = this.o.now();
     const startedAt = this.iso();
@@ -196,6 +242,7 @@ export class Executor {
       );
       return;
     }
+    if (step.disruptive && this.o.budgets && !(await this.admit(step, run.vm, run.eventKey))) return;
     const action = this.o.actions.get(step.action);
     let result: ActionResult;
     if (!action) {

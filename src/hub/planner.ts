@@ -25,6 +25,12 @@ export function idempotencyKey(runKey: string, idx: number): string {
   return `fw-${createHash('sha256').update(`${runKey}#${idx}`).digest('hex').slice(0, 32)}`;
 }
 
+/** Steps that take a VM out of service unless the rule says otherwise. */
+export function disruptiveByDefault(action: string, params: Record<string, unknown> | undefined): boolean {
+  if (action === 'approve') return true; // the cloud reboots the VM as soon as it is approved
+  return action === 'haproxy' && (params?.operation === 'drain' || params?.operation === 'maint');
+}
+
 export function planSteps(
   steps: StepT[],
   runKey: string,
@@ -49,6 +55,8 @@ export function planSteps(
       // Undo steps put things back after the event: NotBefore is no deadline for them.
       deadline: phase === 'do' ? notBefore : undefined,
       idempotencyKey: idempotencyKey(runKey, idx),
+      // Undo steps put the VM back: they never wait for a slot.
+      disruptive: phase === 'do' && (s.disruptive ?? disruptiveByDefault(s.action, s.with)),
     };
   });
 }
@@ -120,6 +128,8 @@ export class Planner {
         if (t.transition === 'completed' || t.transition === 'canceled') {
           for (const run of existing)
             await this.o.store.skipPending(run.key, `event ${t.transition} before this step ran`, iso);
+          // The event is over for this VM: its pool slots go to the next VM waiting.
+          if (await this.o.store.releaseSlots(event.key, vm)) this.o.onPlanned();
           this.planUndo(
             event,
             vm,

@@ -32,6 +32,12 @@ export const Step = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    disruptive: Type.Optional(
+      Type.Boolean({
+        description:
+          "takes the VM out of service: runs only with a slot of its pool's budget (default: true for approve and haproxy drain/maint)",
+      }),
+    ),
     /** Run even after NotBefore passed (default false: an expired step is dead-lettered as Expired). */
     runAfterDeadline: Type.Optional(Type.Boolean()),
     with: Type.Optional(Type.Record(Type.String(), Type.Unknown())),

@@ -11,7 +11,9 @@ import { Authenticator, type AuthConfig } from './auth.js';
 import { Executor, type ExecutorOptions } from './executor.js';
 import { HubEvents } from './hub-events.js';
 import { HubMetrics } from './metrics.js';
+import { Budgets, type PoolT } from './budgets.js';
 import { PlanFeed } from './plan-feed.js';
+import { poolRoutes } from './routes-pools.js';
 import { Planner } from './planner.js';
 import { agentRoutes } from './routes-agents.js';
 import { INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
@@ -34,6 +36,8 @@ export interface HubOptions {
   redeliverAfterMs?: number;
   /** Finished events older than this are pruned (default 30 days). */
   retentionMs?: number;
+  /** Pool budgets for disruptive steps (docs/budgets.md). */
+  pools?: PoolT[];
   onAttempt?: ExecutorOptions['onAttempt'];
   /** Release every step lease at start (right for a single hub on SQLite). Default true. */
   releaseLeasesAtStart?: boolean;
@@ -65,7 +69,9 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   await rules.load();
   let publicUrl = o.publicUrl ?? '';
 
+  const budgets = new Budgets(o.pools ?? [], o.store, now);
   const executor = new Executor({
+    budgets,
     store: o.store,
     actions,
     log,
@@ -137,6 +143,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     readRoutes({ store: o.store, auth, metrics, now, staleAfterMs: o.staleAfterMs ?? 120_000 }),
   );
   await app.register(rulesRoutes({ store: o.store, auth, rules, now, onRedrive: () => executor.wake() }));
+  await app.register(poolRoutes({ store: o.store, auth, budgets, now }));
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // One hub owns a SQLite file: whatever was running when it last stopped is not running now.

@@ -51,4 +51,11 @@ export const SQLITE_MIGRATIONS: string[] = [
   `CREATE INDEX commands_event ON commands (event_id);`,
   // One snapshot per triggering transition, shared by the runs it started (three rules, one copy).
   `CREATE TABLE run_snapshots (transition_id INTEGER PRIMARY KEY, snapshot TEXT NOT NULL);`,
+  // Pool budgets: a disruptive step holds a slot of its VM's pool until the event is over.
+  `ALTER TABLE steps ADD COLUMN disruptive INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE steps ADD COLUMN held_reason TEXT;
+   CREATE TABLE pool_slots (
+     pool TEXT NOT NULL, vm TEXT NOT NULL, event_key TEXT NOT NULL, acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL,
+     PRIMARY KEY (pool, vm, event_key));
+   CREATE INDEX pool_slots_event ON pool_slots (event_key, vm);`,
 ];

@@ -8,6 +8,8 @@ import type {
   FinishedAttempt,
   NewStep,
   PlannedRun,
+  SlotAnswer,
+  SlotRow,
   RunRow,
   RunStore,
   StepOutcome,
@@ -39,6 +41,8 @@ function toStep(r: Row): StepRow {
     lastError: opt(r.last_error),
     deadReason: opt(r.dead_reason),
     idempotencyKey: r.idempotency_key as string,
+    disruptive: r.disruptive === 1,
+    heldReason: opt(r.held_reason),
     updatedAt: r.updated_at as string,
     finishedAt: opt(r.finished_at),
   };
@@ -47,6 +51,16 @@ function toStep(r: Row): StepRow {
 /** Runs with their snapshot: shared per trigger (run_snapshots), or their own (older rows). */
 const RUNS = `SELECT r.key, r.rule, r.event_key, r.vm, r.phase, r.trigger_transition_id, r.created_at,
   COALESCE(r.snapshot, s.snapshot) AS snapshot FROM runs r LEFT JOIN run_snapshots s ON s.transition_id = r.trigger_transition_id`;
+
+function toSlot(r: Row): SlotRow {
+  return {
+    pool: r.pool as string,
+    vm: r.vm as string,
+    eventKey: r.event_key as string,
+    acquiredAt: r.acquired_at as string,
+    expiresAt: r.expires_at as string,
+  };
+}
 
 function toRun(r: Row, parsed?: Map<string, unknown>): RunRow {
   const text = typeof r.snapshot === 'string' ? r.snapshot : undefined;
@@ -101,7 +115,7 @@ export class SqliteRuns implements RunStore {
     if (inserted.changes === 0) return false;
     const add = this.sql(
       `INSERT INTO steps (run_key, idx, name, action, params, lead_ms, timeout_ms, max_attempts, max_backoff_ms, run_after_deadline,
-       status, due_at, deadline, idempotency_key, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
+       status, due_at, deadline, idempotency_key, updated_at, disruptive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
     );
     for (const s of steps) {
       add.run(
@@ -119,6 +133,7 @@ export class SqliteRuns implements RunStore {
         s.deadline ?? null,
         s.idempotencyKey,
         run.createdAt,
+        s.disruptive ? 1 : 0,
       );
     }
     if (audit) {
@@ -272,7 +287,7 @@ export class SqliteRuns implements RunStore {
     );
     const final = o.status === 'succeeded' || o.status === 'dead';
     this.sql(
-      `UPDATE steps SET status = ?, due_at = COALESCE(?, due_at), lease_until = NULL, last_error = ?, dead_reason = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
+      `UPDATE steps SET status = ?, due_at = COALESCE(?, due_at), lease_until = NULL, last_error = ?, dead_reason = ?, updated_at = ?, finished_at = ?, held_reason = NULL WHERE id = ?`,
     ).run(
       o.status,
       o.dueAt ?? null,
@@ -370,5 +385,51 @@ export class SqliteRuns implements RunStore {
       due: string | null;
     };
     return r.due ?? undefined;
+  }
+
+  async acquireSlot(
+    slot: { pool: string; vm: string; eventKey: string },
+    max: number,
+    now: string,
+    expiresAt: string,
+  ): Promise<SlotAnswer> {
+    return this.db.transaction((): SlotAnswer => {
+      this.sql('DELETE FROM pool_slots WHERE pool = ? AND expires_at <= ?').run(slot.pool, now);
+      const mine = this.sql(
+        'UPDATE pool_slots SET expires_at = MAX(expires_at, ?) WHERE pool = ? AND vm = ? AND event_key = ?',
+      ).run(expiresAt, slot.pool, slot.vm, slot.eventKey);
+      const held = (
+        this.sql('SELECT * FROM pool_slots WHERE pool = ? ORDER BY acquired_at').all(slot.pool) as Row[]
+      ).map(toSlot);
+      if (mine.changes === 1)
+        return { ok: true, slot: held.find((h) => h.vm === slot.vm && h.eventKey === slot.eventKey)! };
+      // One VM counts once, whichever of its events holds the slot.
+      if (!held.some((h) => h.vm === slot.vm) && new Set(held.map((h) => h.vm)).size >= max)
+        return { ok: false, holders: held };
+      this.sql(
+        'INSERT INTO pool_slots (pool, vm, event_key, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+      ).run(slot.pool, slot.vm, slot.eventKey, now, expiresAt);
+      return { ok: true, slot: { ...slot, acquiredAt: now, expiresAt } };
+    })();
+  }
+
+  async releaseSlots(eventKey: string, vm?: string, pool?: string): Promise<number> {
+    return this.sql(
+      'DELETE FROM pool_slots WHERE event_key = ? AND (? IS NULL OR vm = ?) AND (? IS NULL OR pool = ?)',
+    ).run(eventKey, vm ?? null, vm ?? null, pool ?? null, pool ?? null).changes;
+  }
+
+  async listSlots(now: string, pool?: string): Promise<SlotRow[]> {
+    return (
+      this.sql(
+        'SELECT * FROM pool_slots WHERE expires_at > ? AND (? IS NULL OR pool = ?) ORDER BY pool, acquired_at',
+      ).all(now, pool ?? null, pool ?? null) as Row[]
+    ).map(toSlot);
+  }
+
+  async holdStep(stepId: number, dueAt: string, reason: string, now: string): Promise<void> {
+    this.sql(
+      `UPDATE steps SET status = 'pending', attempts = MAX(attempts - 1, 0), lease_until = NULL, due_at = ?, held_reason = ?, updated_at = ? WHERE id = ? AND status = 'running'`,
+    ).run(dueAt, reason, now, stepId);
   }
 }

@@ -29,6 +29,9 @@ const WRITES = [
   'finishAttempts',
   'reapExpired',
   'redrive',
+  'acquireSlot',
+  'releaseSlots',
+  'holdStep',
 ] as const satisfies readonly (keyof Store)[];
 
 interface Pending {

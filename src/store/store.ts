@@ -190,6 +190,10 @@ export interface StepRow {
   deadReason?: string;
   /** Stable across retries, redrives and hub restarts; sent to receivers. */
   idempotencyKey: string;
+  /** Takes the VM out of service: runs only with a slot of its pool's budget. */
+  disruptive: boolean;
+  /** Why the step waits although due (its pool is full); cleared when it runs. */
+  heldReason?: string;
   updatedAt: string;
   finishedAt?: string;
 }
@@ -218,6 +222,7 @@ export type NewStep = Omit<
   | 'lastError'
   | 'deadReason'
   | 'finishedAt'
+  | 'heldReason'
 >;
 
 export interface StepOutcome {
@@ -240,6 +245,17 @@ export interface FinishedAttempt {
 }
 
 export type ClaimedStep = StepRow & { run?: RunRow };
+
+/** A VM's slot in a pool's budget, held for one event from its first disruptive step to its end. */
+export interface SlotRow {
+  pool: string;
+  vm: string;
+  eventKey: string;
+  acquiredAt: string;
+  expiresAt: string;
+}
+
+export type SlotAnswer = { ok: true; slot: SlotRow } | { ok: false; holders: SlotRow[] };
 
 /** Durable runs and steps: the planner writes them, the executor claims and finishes them. */
 export interface RunStore {
@@ -288,4 +304,20 @@ export interface RunStore {
   redrive(ids: number[] | undefined, now: string): Promise<number>;
   /** Next due time of any pending step, for the executor's timer. */
   nextDue(): Promise<string | undefined>;
+  /**
+   * Takes a slot of `pool` for (vm, event) if fewer than `max` unexpired slots are held, or
+   * renews the one it holds; otherwise answers who holds them. Atomic.
+   */
+  acquireSlot(
+    slot: { pool: string; vm: string; eventKey: string },
+    max: number,
+    now: string,
+    expiresAt: string,
+  ): Promise<SlotAnswer>;
+  /** Frees the slots an event holds (for one VM or all, in one pool or all); returns how many. */
+  releaseSlots(eventKey: string, vm?: string, pool?: string): Promise<number>;
+  /** Unexpired slots, by pool. */
+  listSlots(now: string, pool?: string): Promise<SlotRow[]>;
+  /** A claimed step goes back to pending until `dueAt` without counting an attempt (held by budget). */
+  holdStep(stepId: number, dueAt: string, reason: string, now: string): Promise<void>;
 }
