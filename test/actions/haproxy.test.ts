@@ -174,7 +174,7 @@ describe.skipIf(skip)('haproxy action (real HAProxy)', () => {
     expect(down.detail).toMatch(
       /web\/vm1 stays drain: health check http:\/\/127\.0\.0\.1:\d+\/health failed/,
     );
-    expect(await hp.status('vm1')).toMatch(/DRAIN/);
+    expect(await hp.mode('vm1')).toBe('drain');
 
     await hp.backends[0]!.start();
     const before = hp.backends[0]!.requests;

@@ -11,7 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runtimeCommand } from '../../src/actions/haproxy-runtime.js';
+import { adminMode, runtimeCommand, serverState } from '../../src/actions/haproxy-runtime.js';
 import { waitFor } from './wait.js';
 
 export const HAPROXY = process.env.HAPROXY ?? '/usr/sbin/haproxy';
@@ -85,6 +85,8 @@ export interface TestHaproxy {
   cli(command: string): Promise<string>;
   /** The admin state word of web/<server> from `show stat` (UP, DRAIN, MAINT, DOWN, ...). */
   status(server: string, backend?: string): Promise<string>;
+  /** The admin mode from `show servers state` (ready, drain, maint), whatever the health. */
+  mode(server: string, backend?: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -155,6 +157,9 @@ export async function startHaproxy(): Promise<TestHaproxy> {
         .split('\n')
         .find((l) => l.startsWith(`${backend},${server},`));
       return row?.split(',')[17] ?? 'missing';
+    },
+    async mode(server, backend = 'web') {
+      return adminMode((await serverState({ socket }, backend, server)).adminState);
     },
     async stop() {
       child.kill('SIGTERM');
