@@ -100,6 +100,23 @@ export const HubConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    loadBalancers: Type.Optional(
+      Type.Object(
+        {
+          reconcileEvery: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description:
+                "how often drained servers of finished events are compared with HAProxy (default 30s; '0s' off)",
+            }),
+          ),
+          reconcileGrace: Type.Optional(
+            Type.String({ minLength: 1, description: 'how long an event must be over before (default 60s)' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     log: Type.Optional(
       Type.Object(
         {
@@ -142,6 +159,8 @@ export interface ResolvedHubConfig {
   rules: unknown[];
   concurrency: number;
   baseBackoffMs: number;
+  lbReconcileIntervalMs: number;
+  lbReconcileGraceMs: number;
   logLevel: string;
 }
 
@@ -235,6 +254,8 @@ export function loadHubConfig(
     rules,
     concurrency: c.executor?.concurrency ?? 64,
     baseBackoffMs: duration(c.executor?.baseBackoff, '/executor/baseBackoff', 1000),
+    lbReconcileIntervalMs: duration(c.loadBalancers?.reconcileEvery, '/loadBalancers/reconcileEvery', 30_000),
+    lbReconcileGraceMs: duration(c.loadBalancers?.reconcileGrace, '/loadBalancers/reconcileGrace', 60_000),
     logLevel: c.log?.level ?? 'info',
   };
 }
