@@ -33,6 +33,7 @@ const FIELDS = new Set([
   'drainTimeout',
   'onDrainTimeout',
   'healthCheck',
+  'afterHeartbeat',
 ]);
 const HEALTH_FIELDS = new Set(['url', 'path', 'expectStatus', 'timeout']);
 /** HAProxy proxy and server names; anything else could smuggle a second command. */
@@ -147,6 +148,17 @@ async function operate(ctx: ActionContext, params: Record<string, unknown>): Pro
   const name = `${backend}/${server}`;
   const before = await serverState(target, backend, server, ctx.signal);
 
+  // After a reboot the VM's agent reports again: until then, the VM is not back.
+  if (op === 'ready' && params.afterHeartbeat === true && ctx.transition === 'completed') {
+    const seen = (await ctx.store.getVm(ctx.vm))?.lastHeartbeatAt;
+    if (!seen || seen <= ctx.event.updatedAt)
+      return {
+        ok: false,
+        retryable: true,
+        detail: `${name} stays ${adminMode(before.adminState)}: no heartbeat from ${ctx.vm}'s agent since the event completed at ${ctx.event.updatedAt}`,
+        output: { backend, server, before: summary(before), lastHeartbeatAt: seen },
+      };
+  }
   if (op === 'ready' && params.healthCheck) {
     const check = params.healthCheck as HealthCheck;
     const url = check.url
@@ -174,7 +186,8 @@ async function operate(ctx: ActionContext, params: Record<string, unknown>): Pro
     };
   if (op !== 'drain') return { ok: true, detail: `${name} is ${op}`, output };
 
-  const timeoutMs = parseDuration((params.drainTimeout as string | undefined) ?? '60s');
+  // 25 s by default: within a step's default 30 s timeout.
+  const timeoutMs = parseDuration((params.drainTimeout as string | undefined) ?? '25s');
   const { sessions, waitedMs } = await waitForDrain(ctx, target, backend, server, timeoutMs);
   Object.assign(output, { sessions, waitedMs });
   if (sessions === 0)
@@ -219,6 +232,12 @@ export const haproxyAction: Action = {
       throw new ActionConfigError('haproxy: onDrainTimeout must be fail or proceed');
     if (params.operation !== 'drain' && (params.drainTimeout ?? params.onDrainTimeout) !== undefined)
       throw new ActionConfigError('haproxy: drainTimeout and onDrainTimeout apply to drain only');
+    if (params.afterHeartbeat !== undefined) {
+      if (typeof params.afterHeartbeat !== 'boolean')
+        throw new ActionConfigError('haproxy: afterHeartbeat must be true or false');
+      if (params.operation !== 'ready')
+        throw new ActionConfigError('haproxy: afterHeartbeat applies to ready only');
+    }
     if (params.healthCheck !== undefined) {
       const hc = params.healthCheck as Record<string, unknown>;
       if (params.operation !== 'ready')

@@ -31,8 +31,8 @@ export interface Outstanding {
   server: string;
   /** The drain step's params: where the runtime API is. */
   params: Record<string, unknown>;
-  /** The health check of the rule's ready step, if it had one. */
-  healthCheck?: unknown;
+  /** The rule's ready step's conditions (healthCheck, afterHeartbeat), if it had one. */
+  readyChecks: Record<string, unknown>;
 }
 
 export interface ReconcileReport {
@@ -147,7 +147,9 @@ export class LbReconciler {
         backend: d.backend,
         server: d.server,
         params: d.step.params,
-        healthCheck: readies.find((s) => s.params.healthCheck)?.params.healthCheck,
+        readyChecks: (({ healthCheck, afterHeartbeat }) => ({ healthCheck, afterHeartbeat }))(
+          readies.at(-1)?.params ?? {},
+        ),
       });
     }
     return found;
@@ -187,7 +189,7 @@ export class LbReconciler {
           backend: o.backend,
           server: o.server,
           operation: 'ready',
-          healthCheck: o.healthCheck,
+          ...o.readyChecks,
         }).filter(([, v]) => v !== undefined),
       );
       const result: ActionResult = await haproxyAction.run(this.context(o), params);

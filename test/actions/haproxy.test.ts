@@ -34,10 +34,16 @@ const event: EventRow = {
   raw: {},
 };
 
-function ctx(vm: string, signal = AbortSignal.timeout(20_000)): ActionContext {
+function ctx(
+  vm: string,
+  signal = AbortSignal.timeout(20_000),
+  over?: { transition: 'completed' | 'canceled'; at: string },
+): ActionContext {
   return {
-    event,
-    transition: 'scheduled',
+    event: over
+      ? { ...event, status: over.transition, lastTransition: over.transition, updatedAt: over.at }
+      : event,
+    transition: over?.transition ?? 'scheduled',
     vm,
     rule: 'lb',
     step: 'drain',
@@ -183,6 +189,33 @@ describe.skipIf(skip)('haproxy action (real HAProxy)', () => {
     await waitFor(async () => (await hp.status('vm1')) === 'UP', 10_000);
   });
 
+  it('ready with afterHeartbeat on completed waits for the agent to report after the event; on canceled it does not', async () => {
+    await hp.cli('set server web/vm2 state drain');
+    const params = unix({ operation: 'ready', afterHeartbeat: true });
+    haproxyAction.validate(params);
+    const completedAt = new Date().toISOString();
+    const completed = { transition: 'completed' as const, at: completedAt };
+    await store.heartbeat('vm2', { identity: {} }, new Date(Date.now() - 60_000).toISOString());
+    const waiting = await haproxyAction.run(ctx('vm2', undefined, completed), params);
+    expect(waiting).toMatchObject({ ok: false, retryable: true });
+    expect(waiting.detail).toMatch(
+      /web\/vm2 stays drain: no heartbeat from vm2's agent since the event completed/,
+    );
+    expect(await hp.mode('vm2')).toBe('drain');
+
+    const canceled = await haproxyAction.run(
+      ctx('vm2', undefined, { transition: 'canceled', at: completedAt }),
+      params,
+    );
+    expect(canceled).toMatchObject({ ok: true });
+    await hp.cli('set server web/vm2 state drain');
+    await store.heartbeat('vm2', { identity: {} }, new Date(Date.parse(completedAt) + 1).toISOString());
+    expect(await haproxyAction.run(ctx('vm2', undefined, completed), params)).toMatchObject({
+      ok: true,
+      detail: 'web/vm2 is ready',
+    });
+  });
+
   it('a state that does not take is a retryable failure (ready on a server tracking one in maint)', async () => {
     await hp.cli('set server web/vm1 state maint');
     const r = await run('vm1', { socket: hp.socket, backend: 'mirror', operation: 'ready' });
@@ -241,6 +274,8 @@ describe('haproxy action: params checked when rules load', () => {
     [{ ...ok, operation: 'ready', healthCheck: { expectStatus: 99 } }, /expectStatus must be an HTTP status/],
     [{ ...ok, operation: 'ready', healthCheck: { port: 80 } }, /unknown field healthCheck.port/],
     [{ ...ok, sock: '/x' }, /unknown field sock/],
+    [{ ...ok, afterHeartbeat: true }, /afterHeartbeat applies to ready only/],
+    [{ ...ok, operation: 'ready', afterHeartbeat: 'yes' }, /afterHeartbeat must be true or false/],
   ])('%j is refused', (params, message) => {
     const p = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined));
     expect(() => haproxyAction.validate(p)).toThrow(message);
