@@ -242,6 +242,17 @@ describe.skipIf(skip)('haproxy action (real HAProxy)', () => {
     expect(strip(await hp.cli('show servers state'))).toBe(strip(before));
   });
 
+  it('a runtime API socket below admin level is not retryable and changes nothing', async () => {
+    const r = await run('vm1', {
+      address: `127.0.0.1:${hp.operatorPort}`,
+      backend: 'web',
+      operation: 'maint',
+    });
+    expect(r).toMatchObject({ ok: false, retryable: false });
+    expect(r.detail).toMatch(/web\/vm1: Permission denied/);
+    expect(await hp.mode('vm1')).toBe('ready');
+  });
+
   it('an unreachable runtime API is retryable', async () => {
     const gone = await run('vm1', {
       socket: join(hp.dir, 'no-such.sock'),

@@ -81,6 +81,8 @@ export interface TestHaproxy {
   url: string;
   socket: string;
   statsPort: number;
+  /** A runtime API socket at `level operator`: may read, may not set server states. */
+  operatorPort: number;
   backends: Backend[];
   cli(command: string): Promise<string>;
   /** The admin state word of web/<server> from `show stat` (UP, DRAIN, MAINT, DOWN, ...). */
@@ -90,7 +92,13 @@ export interface TestHaproxy {
   stop(): Promise<void>;
 }
 
-function config(dir: string, fePort: number, statsPort: number, backends: Backend[]): string {
+function config(
+  dir: string,
+  fePort: number,
+  statsPort: number,
+  operatorPort: number,
+  backends: Backend[],
+): string {
   const servers = backends.map(
     (b) => `  server ${b.name} 127.0.0.1:${b.port} check inter 300ms fall 2 rise 1`,
   );
@@ -99,6 +107,7 @@ function config(dir: string, fePort: number, statsPort: number, backends: Backen
     'global',
     `  stats socket ${join(dir, 'admin.sock')} level admin`,
     `  stats socket ipv4@127.0.0.1:${statsPort} level admin`,
+    `  stats socket ipv4@127.0.0.1:${operatorPort} level operator`,
     'defaults',
     '  mode http',
     '  timeout connect 2s',
@@ -121,9 +130,9 @@ export async function startHaproxy(): Promise<TestHaproxy> {
   const dir = await mkdtemp(join(tmpdir(), 'forewarn-haproxy-'));
   const backends: Backend[] = [];
   for (const n of ['vm1', 'vm2', 'vm3']) backends.push(await startBackend(n));
-  const [fePort, statsPort] = [await freePort(), await freePort()];
+  const [fePort, statsPort, operatorPort] = [await freePort(), await freePort(), await freePort()];
   const cfg = join(dir, 'haproxy.cfg');
-  await writeFile(cfg, config(dir, fePort, statsPort, backends));
+  await writeFile(cfg, config(dir, fePort, statsPort, operatorPort, backends));
   const socket = join(dir, 'admin.sock');
   const child: ChildProcess = spawn(HAPROXY, ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -150,6 +159,7 @@ export async function startHaproxy(): Promise<TestHaproxy> {
     url: `http://127.0.0.1:${fePort}`,
     socket,
     statsPort,
+    operatorPort,
     backends,
     cli,
     async status(server, backend = 'web') {
