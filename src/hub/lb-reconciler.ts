@@ -94,9 +94,10 @@ export class LbReconciler {
         for (const event of events) {
           if (Date.parse(event.updatedAt) > settledBefore) continue;
           if (this.settled.get(event.key) === event.updatedAt) continue;
-          const items = await this.ofEvent(event);
-          if (items.length) found.push(...items);
-          else this.settled.set(event.key, event.updatedAt);
+          const { items, inProgress } = await this.ofEvent(event);
+          found.push(...items);
+          // Nothing to restore and no undo still on its way: this event needs no more looks.
+          if (!items.length && !inProgress) this.settled.set(event.key, event.updatedAt);
         }
         if (events.length < 500) break;
       }
@@ -123,14 +124,19 @@ export class LbReconciler {
     return out;
   }
 
-  private async ofEvent(event: EventRow): Promise<Outstanding[]> {
+  private async ofEvent(event: EventRow): Promise<{ items: Outstanding[]; inProgress: boolean }> {
     const found: Outstanding[] = [];
+    let inProgress = false;
     for (const d of await this.drainedBy(event)) {
       const readies = d.steps.filter(
         (s) => s.vm === d.vm && isHaproxy(s, ['ready']) && sameLb(s.params, d.step.params),
       );
-      // Restored, or a restore is still on its way (pending, running): the undo did its job.
-      if (readies.some((s) => s.status !== 'dead' && s.status !== 'skipped')) continue;
+      // Restored, or a restore is still on its way (pending, running): the undo does its job.
+      if (readies.some((s) => s.status === 'succeeded')) continue;
+      if (readies.some((s) => s.status === 'pending' || s.status === 'running')) {
+        inProgress = true;
+        continue;
+      }
       const audit = await this.o.store.auditLog(`event:${event.key}`, 1000);
       if (
         audit.some(
@@ -152,7 +158,7 @@ export class LbReconciler {
         ),
       });
     }
-    return found;
+    return { items: found, inProgress };
   }
 
   async reconcile(): Promise<ReconcileReport> {
