@@ -5,6 +5,7 @@
 // its way, should be back. It then reads HAProxy's actual state and restores what is still out,
 // through the haproxy action itself (health check and verification included), and audits it.
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import type { ActionContext, ActionResult } from '../actions/action.js';
 import { haproxyAction, runtimeTarget } from '../actions/haproxy.js';
 import { adminMode, describeTarget, serverState } from '../actions/haproxy-runtime.js';
@@ -20,6 +21,7 @@ export interface LbReconcilerOptions {
   graceMs?: number;
   /** How far back to look for finished events (default 7 days). */
   lookbackMs?: number;
+  registry?: Registry;
 }
 
 type Step = StepRow & { rule: string; eventKey: string; vm: string; phase: string };
@@ -55,7 +57,16 @@ export class LbReconciler {
   /** Finished events found with nothing to restore, by key → updatedAt: a pass looks at each once. */
   private readonly settled = new Map<string, string>();
 
-  constructor(private readonly o: LbReconcilerOptions) {}
+  private readonly outcomes: Counter<'outcome'>;
+
+  constructor(private readonly o: LbReconcilerOptions) {
+    this.outcomes = new Counter({
+      name: 'forewarn_lb_reconciled_total',
+      help: 'Servers the load-balancer reconciler found out after their event: restored, already_ready, failed',
+      labelNames: ['outcome'],
+      registers: o.registry ? [o.registry] : [],
+    });
+  }
 
   start(): void {
     this.timer ??= setInterval(() => void this.runOnce(), this.o.intervalMs ?? 30_000);
@@ -211,6 +222,9 @@ export class LbReconciler {
         this.o.log.warn({ vm: o.vm, server: name, err: result.detail }, 'could not restore yet');
       }
     }
+    this.outcomes.inc({ outcome: 'restored' }, report.restored.length);
+    this.outcomes.inc({ outcome: 'already_ready' }, report.alreadyReady.length);
+    this.outcomes.inc({ outcome: 'failed' }, report.failed.length);
     return report;
   }
 

@@ -197,6 +197,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     now,
     intervalMs: o.lbReconcileIntervalMs,
     graceMs: o.lbReconcileGraceMs,
+    registry: metrics.registry,
   });
   if (o.lbReconcileIntervalMs !== 0) lbReconciler.start();
 

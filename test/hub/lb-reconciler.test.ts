@@ -125,6 +125,8 @@ describe.skipIf(skip)('load-balancer reconciler (real HAProxy)', () => {
     const report = await h.hub.lbReconciler.reconcile();
     expect(report).toEqual({ checked: 1, restored: ['web/vm2'], alreadyReady: [], failed: [] });
     expect(await hp.mode('vm2')).toBe('ready');
+    const metrics = await h.api('GET', '/metrics', undefined, READER);
+    expect(metrics.body).toMatch(/forewarn_lb_reconciled_total\{outcome="restored"\} 1/);
   });
 
   it('leaves alone a VM still inside its event and one its undo restored', async () => {
