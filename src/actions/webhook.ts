@@ -10,7 +10,7 @@ import type { Action, ActionContext, ActionResult } from './action.js';
 import { ActionConfigError } from './action.js';
 import { renderTemplate } from './template.js';
 
-const NON_RETRYABLE = new Set([400, 401, 403, 404, 410, 413, 415]);
+export const NON_RETRYABLE = new Set([400, 401, 403, 404, 410, 413, 415]);
 const FIELDS = new Set(['url', 'format', 'headers', 'body', 'secretEnv', 'secretFile', 'keyId']);
 
 /** The payload every webhook gets unless `body` says otherwise; also the template context. */

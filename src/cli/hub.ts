@@ -70,6 +70,8 @@ export function hubCommand(): Command {
           staleAfterMs: config.staleAfterMs,
           publicUrl: config.publicUrl,
           retentionMs: config.retentionMs,
+          lbReconcileIntervalMs: config.lbReconcileIntervalMs,
+          lbReconcileGraceMs: config.lbReconcileGraceMs,
         });
       } catch (err) {
         process.stderr.write(`forewarn hub: ${(err as Error).message}\n`);

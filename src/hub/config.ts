@@ -122,6 +122,23 @@ export const HubConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    loadBalancers: Type.Optional(
+      Type.Object(
+        {
+          reconcileEvery: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description:
+                "how often drained servers of finished events are compared with HAProxy (default 30s; '0s' off)",
+            }),
+          ),
+          reconcileGrace: Type.Optional(
+            Type.String({ minLength: 1, description: 'how long an event must be over before (default 60s)' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     log: Type.Optional(
       Type.Object(
         {
@@ -166,6 +183,8 @@ export interface ResolvedHubConfig {
   pools: PoolT[];
   concurrency: number;
   baseBackoffMs: number;
+  lbReconcileIntervalMs: number;
+  lbReconcileGraceMs: number;
   logLevel: string;
 }
 
@@ -261,6 +280,8 @@ export function loadHubConfig(
     concurrency: c.executor?.concurrency ?? 64,
     pools: pools(c.pools ?? []),
     baseBackoffMs: duration(c.executor?.baseBackoff, '/executor/baseBackoff', 1000),
+    lbReconcileIntervalMs: duration(c.loadBalancers?.reconcileEvery, '/loadBalancers/reconcileEvery', 30_000),
+    lbReconcileGraceMs: duration(c.loadBalancers?.reconcileGrace, '/loadBalancers/reconcileGrace', 60_000),
     logLevel: c.log?.level ?? 'info',
   };
 }

@@ -10,6 +10,7 @@ import type { Store } from '../store/store.js';
 import { Authenticator, type AuthConfig } from './auth.js';
 import { Executor, type ExecutorOptions } from './executor.js';
 import { HubEvents } from './hub-events.js';
+import { LbReconciler } from './lb-reconciler.js';
 import { HubMetrics } from './metrics.js';
 import { Budgets, type PoolT } from './budgets.js';
 import { PlanFeed } from './plan-feed.js';
@@ -41,6 +42,10 @@ export interface HubOptions {
   onAttempt?: ExecutorOptions['onAttempt'];
   /** Release every step lease at start (right for a single hub on SQLite). Default true. */
   releaseLeasesAtStart?: boolean;
+  /** Load-balancer reconciler: how often it compares intended and actual state (default 30 s; 0 = off). */
+  lbReconcileIntervalMs?: number;
+  /** How long an event must have been over before the reconciler steps in (default 60 s). */
+  lbReconcileGraceMs?: number;
 }
 
 export interface Hub {
@@ -49,6 +54,7 @@ export interface Hub {
   rules: RuleBook;
   planner: Planner;
   executor: Executor;
+  lbReconciler: LbReconciler;
   events: HubEvents;
   metrics: HubMetrics;
   listen(port?: number, host?: string): Promise<string>;
@@ -164,6 +170,15 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   };
   const pruner = setInterval(() => void prune(), 3_600_000);
   pruner.unref();
+  const lbReconciler = new LbReconciler({
+    store: o.store,
+    log,
+    now,
+    intervalMs: o.lbReconcileIntervalMs,
+    graceMs: o.lbReconcileGraceMs,
+    registry: metrics.registry,
+  });
+  if (o.lbReconcileIntervalMs !== 0) lbReconciler.start();
 
   return {
     app,
@@ -171,6 +186,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     rules,
     planner,
     executor,
+    lbReconciler,
     events,
     metrics,
     async listen(port = 0, host = '127.0.0.1') {
@@ -183,6 +199,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     },
     async close() {
       clearInterval(pruner);
+      await lbReconciler.stop();
       await app.close();
       await feed.drain();
       await executor.stop();
