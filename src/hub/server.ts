@@ -13,9 +13,12 @@ import { HubEvents } from './hub-events.js';
 import { HubMetrics } from './metrics.js';
 import { Planner } from './planner.js';
 import { agentRoutes } from './routes-agents.js';
+import { dashboardRoutes } from './routes-dashboard.js';
 import { INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
 import { readRoutes } from './routes-read.js';
 import { rulesRoutes } from './routes-rules.js';
+import { streamRoutes } from './routes-stream.js';
+import { uiRoutes } from './routes-ui.js';
 import { RuleBook } from './rulebook.js';
 
 export interface HubOptions {
@@ -36,6 +39,8 @@ export interface HubOptions {
   onAttempt?: ExecutorOptions['onAttempt'];
   /** Release every step lease at start (right for a single hub on SQLite). Default true. */
   releaseLeasesAtStart?: boolean;
+  /** Where the built dashboard is (default dist/web). */
+  webDir?: string;
 }
 
 export interface Hub {
@@ -74,7 +79,10 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     baseBackoffMs: o.baseBackoffMs,
     eventUrl: (key) => `${publicUrl}/api/v1/events/${key}`,
     notifyCommand: (vm) => events.emit('command', vm),
-    onAttempt: o.onAttempt,
+    onAttempt: (a) => {
+      o.onAttempt?.(a);
+      events.emit('attempt', a);
+    },
   });
   const planner = new Planner({
     store: o.store,
@@ -165,6 +173,10 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     readRoutes({ store: o.store, auth, metrics, now, staleAfterMs: o.staleAfterMs ?? 120_000 }),
   );
   await app.register(rulesRoutes({ store: o.store, auth, rules, now, onRedrive: () => executor.wake() }));
+  const staleAfterMs = o.staleAfterMs ?? 120_000;
+  await app.register(dashboardRoutes({ store: o.store, auth, events, rules, now, staleAfterMs }));
+  await app.register(streamRoutes({ auth, events, now }));
+  await app.register(uiRoutes({ webDir: o.webDir }));
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // One hub owns a SQLite file: whatever was running when it last stopped is not running now.

@@ -1,0 +1,282 @@
+// Aggregates the dashboard's pages need, computed from the Store interface alone (so SQLite and
+// PostgreSQL serve them alike). Upcoming events are read once and kept until the bus says
+// something changed: ten dashboards open on a 10,000-event store cost one scan, not ten.
+import type { EventRow, Store, VmRow } from '../store/store.js';
+import type {
+  AgentProblem,
+  EventDetail,
+  EventSummary,
+  Overview,
+  RunView,
+  TimelineEvent,
+  TimelineItem,
+  TimelineRow,
+} from './dashboard-types.js';
+
+/** Page size when scanning the store, and the most rows any count reads before saying "N+". */
+const PAGE = 1000;
+export const SCAN_LIMIT = 50_000;
+
+export function summary(e: EventRow): EventSummary {
+  return {
+    key: e.key,
+    provider: e.provider,
+    eventId: e.eventId,
+    type: e.type,
+    status: e.status,
+    origin: e.origin,
+    notBefore: e.notBefore,
+    durationSeconds: e.durationSeconds,
+    description: e.description,
+    resources: e.resources,
+    reporters: e.reporters,
+    firstSeenAt: e.firstSeenAt,
+    updatedAt: e.updatedAt,
+    lastTransition: e.lastTransition,
+  };
+}
+
+/** Every event matching `filter`, page by page, up to SCAN_LIMIT. */
+export async function scanEvents(
+  store: Store,
+  filter: Parameters<Store['listEvents']>[0],
+  keep: (e: EventRow) => boolean = () => true,
+): Promise<{ events: EventRow[]; total: number; capped: boolean }> {
+  const events: EventRow[] = [];
+  let total = 0;
+  for (let offset = 0; offset < SCAN_LIMIT; offset += PAGE) {
+    const page = await store.listEvents({ ...filter, limit: PAGE, offset });
+    total = page.total;
+    for (const e of page.events) if (keep(e)) events.push(e);
+    if (page.events.length < PAGE) return { events, total, capped: false };
+  }
+  return { events, total, capped: true };
+}
+
+function timelineEvent(e: EventRow, now: number): TimelineEvent {
+  const start = e.notBefore ? Date.parse(e.notBefore) : now;
+  const end =
+    e.durationSeconds !== undefined && e.durationSeconds >= 0 ? start + e.durationSeconds * 1000 : undefined;
+  return {
+    key: e.key,
+    eventId: e.eventId,
+    provider: e.provider,
+    type: e.type,
+    status: e.status,
+    origin: e.origin,
+    notBefore: e.notBefore,
+    expectedEnd: end === undefined ? undefined : new Date(end).toISOString(),
+    durationSeconds: e.durationSeconds,
+    description: e.description,
+  };
+}
+
+/** One row per affected VM, soonest first (started events count as "now"). */
+export function timelineRows(events: EventRow[], vms: Map<string, VmRow>, now: number): TimelineRow[] {
+  const rows = new Map<string, TimelineRow>();
+  for (const e of events) {
+    const te = timelineEvent(e, now);
+    const affected = e.resources.length ? e.resources : e.reporters.slice(0, 1);
+    for (const vm of affected) {
+      let row = rows.get(vm);
+      if (!row) {
+        const tags = vms.get(vm)?.identity.tags as Record<string, unknown> | undefined;
+        row = { vm, pool: typeof tags?.pool === 'string' ? tags.pool : undefined, events: [] };
+        rows.set(vm, row);
+      }
+      row.events.push(te);
+    }
+  }
+  const startOf = (e: TimelineEvent) => (e.notBefore ? Date.parse(e.notBefore) : now);
+  const list = [...rows.values()];
+  for (const r of list) r.events.sort((a, b) => startOf(a) - startOf(b));
+  return list.sort((a, b) => startOf(a.events[0]!) - startOf(b.events[0]!) || a.vm.localeCompare(b.vm));
+}
+
+interface SourceHealth {
+  source?: string;
+  consecutiveFailures?: number;
+  lastError?: string;
+  lastLatencyMs?: number;
+}
+
+export function agentProblem(vm: VmRow, now: number, staleAfterMs: number): AgentProblem {
+  const stale = !vm.lastHeartbeatAt || now - Date.parse(vm.lastHeartbeatAt) > staleAfterMs;
+  const sources = ((vm.health as { sources?: SourceHealth[] } | undefined)?.sources ?? []).filter(
+    (s) => (s.consecutiveFailures ?? 0) > 0,
+  );
+  return {
+    vm: vm.name,
+    lastHeartbeatAt: vm.lastHeartbeatAt,
+    stale,
+    failing: sources.map((s) => ({
+      source: String(s.source ?? '?'),
+      consecutiveFailures: s.consecutiveFailures ?? 0,
+      lastError: s.lastError?.slice(0, 300),
+    })),
+  };
+}
+
+export class DashboardData {
+  private upcoming?: Promise<{ events: EventRow[]; scheduled: number; started: number; capped: boolean }>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly staleAfterMs: number,
+  ) {}
+
+  /** Something changed (a transition, an attempt): the next overview reads the store again. */
+  invalidate(): void {
+    this.upcoming = undefined;
+  }
+
+  private async readUpcoming() {
+    const [scheduled, started] = await Promise.all([
+      scanEvents(this.store, { status: 'scheduled' }),
+      scanEvents(this.store, { status: 'started' }),
+    ]);
+    return {
+      events: [...scheduled.events, ...started.events],
+      scheduled: scheduled.total,
+      started: started.total,
+      capped: scheduled.capped || started.capped,
+    };
+  }
+
+  async overview(now: number, page: { rows: number; offset: number; vm?: string }): Promise<Overview> {
+    const upcoming = (this.upcoming ??= this.readUpcoming().catch((err) => {
+      this.upcoming = undefined;
+      throw err;
+    }));
+    const [u, vmList, dead, pending] = await Promise.all([
+      upcoming,
+      this.store.listVms(),
+      this.store.listSteps({ status: 'dead', limit: SCAN_LIMIT }),
+      this.store.listSteps({ status: 'pending', limit: SCAN_LIMIT }),
+    ]);
+    const vms = new Map(vmList.map((v) => [v.name, v]));
+    let rows = timelineRows(u.events, vms, now);
+    if (page.vm) {
+      const needle = page.vm.toLowerCase();
+      rows = rows.filter((r) => r.vm.toLowerCase().includes(needle));
+    }
+    const agents = vmList.map((v) => agentProblem(v, now, this.staleAfterMs));
+    const problems = agents.filter((a) => a.stale || a.failing.length);
+    return {
+      now: new Date(now).toISOString(),
+      counts: {
+        scheduled: u.scheduled,
+        started: u.started,
+        heldByBudget: null,
+        failing: pending.filter((s) => s.lastError).length,
+        deadLettered: dead.length,
+        capped: u.capped || dead.length >= SCAN_LIMIT || pending.length >= SCAN_LIMIT,
+      },
+      timeline: {
+        rows: rows.slice(page.offset, page.offset + page.rows),
+        totalRows: rows.length,
+        offset: page.offset,
+        events: u.events.length,
+      },
+      agents: {
+        total: agents.length,
+        stale: agents.filter((a) => a.stale).length,
+        failing: agents.filter((a) => a.failing.length).length,
+        problems: problems.slice(0, 50),
+      },
+      budgets: null,
+    };
+  }
+
+  async eventDetail(key: string): Promise<EventDetail | undefined> {
+    const found = await this.store.getEvent(key);
+    if (!found) return undefined;
+    const timeline: TimelineItem[] = [];
+    for (const t of found.transitions) {
+      const others = t.sightings.filter((s) => s.reporter !== t.reporter).map((s) => s.reporter);
+      timeline.push({
+        at: t.receivedAt,
+        kind: 'transition',
+        title: `${t.transition}`,
+        detail: `reported by ${t.reporter} via ${t.via}${others.length ? `; also seen by ${[...new Set(others)].join(', ')}` : ''}`,
+        tone: 'info',
+      });
+    }
+    const runs: RunView[] = [];
+    for (const run of await this.store.runsForEvent(key)) {
+      timeline.push({
+        at: run.createdAt,
+        kind: 'match',
+        title: `rule ${run.rule} matched (${run.phase})`,
+        detail: `for ${run.vm}`,
+        tone: 'info',
+      });
+      const steps = await this.store.stepsOfRun(run.key);
+      const view: RunView = { ...run, steps: [] };
+      delete (view as { snapshot?: unknown }).snapshot;
+      delete (view as { triggerTransitionId?: unknown }).triggerTransitionId;
+      for (const s of steps) {
+        const attempts = (await this.store.attemptsOf(s.id)).map((a) => {
+          const output = a.output === undefined ? '' : ` ${JSON.stringify(a.output)}`;
+          return {
+            n: a.n,
+            startedAt: a.startedAt,
+            finishedAt: a.finishedAt,
+            durationMs: Date.parse(a.finishedAt) - Date.parse(a.startedAt),
+            ok: a.ok,
+            status: a.status,
+            excerpt: `${a.detail}${output}`.slice(0, 500),
+          };
+        });
+        for (const a of attempts)
+          timeline.push({
+            at: a.finishedAt,
+            kind: 'attempt',
+            title: `${run.rule}/${s.name} (${s.action}) attempt ${a.n}: ${a.ok ? 'succeeded' : 'failed'}`,
+            detail: `${a.durationMs} ms${a.status ? `, HTTP ${a.status}` : ''}: ${a.excerpt}`,
+            tone: a.ok ? 'ok' : 'failed',
+          });
+        view.steps.push({
+          id: s.id,
+          name: s.name,
+          action: s.action,
+          status: s.status,
+          attempts,
+          dueAt: s.dueAt,
+          deadline: s.deadline,
+          deadReason: s.deadReason,
+          lastError: s.lastError?.slice(0, 500),
+          finishedAt: s.finishedAt,
+        });
+      }
+      runs.push(view);
+    }
+    const commands = found.commands.map((c) => ({
+      id: c.id,
+      vm: c.vm,
+      type: c.type,
+      createdAt: c.createdAt,
+      completedAt: c.completedAt,
+      ok: c.result?.ok,
+      detail: c.result?.detail.slice(0, 500),
+    }));
+    for (const c of commands) {
+      timeline.push({
+        at: c.createdAt,
+        kind: 'command',
+        title: `command ${c.type} queued for ${c.vm}`,
+        tone: 'info',
+      });
+      if (c.completedAt)
+        timeline.push({
+          at: c.completedAt,
+          kind: 'command',
+          title: `command ${c.type} on ${c.vm}: ${c.ok ? 'done' : 'failed'}`,
+          detail: c.detail,
+          tone: c.ok ? 'ok' : 'failed',
+        });
+    }
+    timeline.sort((a, b) => a.at.localeCompare(b.at));
+    return { event: { ...summary(found.event), raw: found.event.raw }, runs, commands, timeline };
+  }
+}
