@@ -13,9 +13,9 @@ import type {
   TimelineRow,
 } from './dashboard-types.js';
 
-/** Page size when scanning the store, and the most rows any count reads before saying "N+". */
-const PAGE = 1000;
+/** The most rows a scan or count reads before saying "N+". */
 export const SCAN_LIMIT = 50_000;
+const MAX_AGE_MS = 30_000;
 
 export function summary(e: EventRow): EventSummary {
   return {
@@ -36,21 +36,18 @@ export function summary(e: EventRow): EventSummary {
   };
 }
 
-/** Every event matching `filter`, page by page, up to SCAN_LIMIT. */
+/**
+ * Every event matching `filter`, up to SCAN_LIMIT, in one query when the store allows (pages with
+ * offsets cost SQLite a sort and a count each: 10,000 rows took 360 ms in pages of 1,000, 150 ms
+ * in one).
+ */
 export async function scanEvents(
   store: Store,
   filter: Parameters<Store['listEvents']>[0],
   keep: (e: EventRow) => boolean = () => true,
 ): Promise<{ events: EventRow[]; total: number; capped: boolean }> {
-  const events: EventRow[] = [];
-  let total = 0;
-  for (let offset = 0; offset < SCAN_LIMIT; offset += PAGE) {
-    const page = await store.listEvents({ ...filter, limit: PAGE, offset });
-    total = page.total;
-    for (const e of page.events) if (keep(e)) events.push(e);
-    if (page.events.length < PAGE) return { events, total, capped: false };
-  }
-  return { events, total, capped: true };
+  const page = await store.listEvents({ ...filter, limit: SCAN_LIMIT, offset: 0 });
+  return { events: page.events.filter(keep), total: page.total, capped: page.total > SCAN_LIMIT };
 }
 
 function timelineEvent(e: EventRow, now: number): TimelineEvent {
@@ -117,8 +114,17 @@ export function agentProblem(vm: VmRow, now: number, staleAfterMs: number): Agen
   };
 }
 
+interface Upcoming {
+  rows: TimelineRow[];
+  events: number;
+  scheduled: number;
+  started: number;
+  capped: boolean;
+}
+
 export class DashboardData {
-  private upcoming?: Promise<{ events: EventRow[]; scheduled: number; started: number; capped: boolean }>;
+  private upcoming?: Promise<Upcoming>;
+  private readAt = 0;
 
   constructor(
     private readonly store: Store,
@@ -130,13 +136,17 @@ export class DashboardData {
     this.upcoming = undefined;
   }
 
-  private async readUpcoming() {
-    const [scheduled, started] = await Promise.all([
+  private async readUpcoming(now: number): Promise<Upcoming> {
+    const [scheduled, started, vmList] = await Promise.all([
       scanEvents(this.store, { status: 'scheduled' }),
       scanEvents(this.store, { status: 'started' }),
+      this.store.listVms(),
     ]);
+    const events = [...scheduled.events, ...started.events];
     return {
-      events: [...scheduled.events, ...started.events],
+      // Rows are laid out once per change, not per request (started events sort as "now" of then).
+      rows: timelineRows(events, new Map(vmList.map((v) => [v.name, v])), now),
+      events: events.length,
       scheduled: scheduled.total,
       started: started.total,
       capped: scheduled.capped || started.capped,
@@ -144,7 +154,10 @@ export class DashboardData {
   }
 
   async overview(now: number, page: { rows: number; offset: number; vm?: string }): Promise<Overview> {
-    const upcoming = (this.upcoming ??= this.readUpcoming().catch((err) => {
+    // Also re-read now and then: a VM's pool comes from heartbeats, which do not invalidate.
+    if (now - this.readAt > MAX_AGE_MS) this.upcoming = undefined;
+    if (!this.upcoming) this.readAt = now;
+    const upcoming = (this.upcoming ??= this.readUpcoming(now).catch((err) => {
       this.upcoming = undefined;
       throw err;
     }));
@@ -154,8 +167,7 @@ export class DashboardData {
       this.store.listSteps({ status: 'dead', limit: SCAN_LIMIT }),
       this.store.listSteps({ status: 'pending', limit: SCAN_LIMIT }),
     ]);
-    const vms = new Map(vmList.map((v) => [v.name, v]));
-    let rows = timelineRows(u.events, vms, now);
+    let rows = u.rows;
     if (page.vm) {
       const needle = page.vm.toLowerCase();
       rows = rows.filter((r) => r.vm.toLowerCase().includes(needle));
@@ -176,7 +188,7 @@ export class DashboardData {
         rows: rows.slice(page.offset, page.offset + page.rows),
         totalRows: rows.length,
         offset: page.offset,
-        events: u.events.length,
+        events: u.events,
       },
       agents: {
         total: agents.length,
