@@ -68,26 +68,43 @@ function timelineEvent(e: EventRow, now: number): TimelineEvent {
   };
 }
 
-/** One row per affected VM, soonest first (started events count as "now"). */
-export function timelineRows(events: EventRow[], vms: Map<string, VmRow>, now: number): TimelineRow[] {
-  const rows = new Map<string, TimelineRow>();
+/**
+ * One row per affected VM (or per pool, from the VMs' `pool` tag), soonest first; started events
+ * count as "now". An event that affects several VMs of a pool is one bar on the pool's row.
+ */
+export function timelineRows(
+  events: EventRow[],
+  vms: Map<string, VmRow>,
+  now: number,
+  group: 'vm' | 'pool' = 'vm',
+): TimelineRow[] {
+  const rows = new Map<string, TimelineRow & { keys: Set<string> }>();
   for (const e of events) {
     const te = timelineEvent(e, now);
     const affected = e.resources.length ? e.resources : e.reporters.slice(0, 1);
     for (const vm of affected) {
-      let row = rows.get(vm);
+      const tags = vms.get(vm)?.identity.tags as Record<string, unknown> | undefined;
+      const pool = typeof tags?.pool === 'string' ? tags.pool : undefined;
+      const byPool = group === 'pool' && pool !== undefined;
+      const id = byPool ? `pool:${pool}` : `vm:${vm}`;
+      let row = rows.get(id);
       if (!row) {
-        const tags = vms.get(vm)?.identity.tags as Record<string, unknown> | undefined;
-        row = { vm, pool: typeof tags?.pool === 'string' ? tags.pool : undefined, events: [] };
-        rows.set(vm, row);
+        row = byPool
+          ? { label: pool!, kind: 'pool', vms: [], events: [], keys: new Set() }
+          : { label: vm, kind: 'vm', pool, vms: [], events: [], keys: new Set() };
+        rows.set(id, row);
       }
-      row.events.push(te);
+      if (!row.vms.includes(vm)) row.vms.push(vm);
+      if (!row.keys.has(e.key)) {
+        row.keys.add(e.key);
+        row.events.push(te);
+      }
     }
   }
   const startOf = (e: TimelineEvent) => (e.notBefore ? Date.parse(e.notBefore) : now);
-  const list = [...rows.values()];
+  const list = [...rows.values()].map(({ keys: _k, ...row }): TimelineRow => row);
   for (const r of list) r.events.sort((a, b) => startOf(a) - startOf(b));
-  return list.sort((a, b) => startOf(a.events[0]!) - startOf(b.events[0]!) || a.vm.localeCompare(b.vm));
+  return list.sort((a, b) => startOf(a.events[0]!) - startOf(b.events[0]!) || a.label.localeCompare(b.label));
 }
 
 interface SourceHealth {
@@ -115,7 +132,7 @@ export function agentProblem(vm: VmRow, now: number, staleAfterMs: number): Agen
 }
 
 interface Upcoming {
-  rows: TimelineRow[];
+  rows: Record<'vm' | 'pool', TimelineRow[]>;
   events: number;
   scheduled: number;
   started: number;
@@ -143,9 +160,10 @@ export class DashboardData {
       this.store.listVms(),
     ]);
     const events = [...scheduled.events, ...started.events];
+    const vms = new Map(vmList.map((v) => [v.name, v]));
     return {
       // Rows are laid out once per change, not per request (started events sort as "now" of then).
-      rows: timelineRows(events, new Map(vmList.map((v) => [v.name, v])), now),
+      rows: { vm: timelineRows(events, vms, now, 'vm'), pool: timelineRows(events, vms, now, 'pool') },
       events: events.length,
       scheduled: scheduled.total,
       started: started.total,
@@ -153,7 +171,11 @@ export class DashboardData {
     };
   }
 
-  async overview(now: number, page: { rows: number; offset: number; vm?: string }): Promise<Overview> {
+  async overview(
+    now: number,
+    page: { rows: number; offset: number; vm?: string; group?: 'vm' | 'pool' },
+  ): Promise<Overview> {
+    const group = page.group ?? 'vm';
     // Also re-read now and then: a VM's pool comes from heartbeats, which do not invalidate.
     if (now - this.readAt > MAX_AGE_MS) this.upcoming = undefined;
     if (!this.upcoming) this.readAt = now;
@@ -167,10 +189,12 @@ export class DashboardData {
       this.store.listSteps({ status: 'dead', limit: SCAN_LIMIT }),
       this.store.listSteps({ status: 'pending', limit: SCAN_LIMIT }),
     ]);
-    let rows = u.rows;
+    let rows = u.rows[group];
     if (page.vm) {
       const needle = page.vm.toLowerCase();
-      rows = rows.filter((r) => r.vm.toLowerCase().includes(needle));
+      rows = rows.filter(
+        (r) => r.label.toLowerCase().includes(needle) || r.vms.some((v) => v.toLowerCase().includes(needle)),
+      );
     }
     const agents = vmList.map((v) => agentProblem(v, now, this.staleAfterMs));
     const problems = agents.filter((a) => a.stale || a.failing.length);
@@ -189,6 +213,7 @@ export class DashboardData {
         totalRows: rows.length,
         offset: page.offset,
         events: u.events,
+        group,
       },
       agents: {
         total: agents.length,

@@ -17,9 +17,13 @@ export interface TimelineEvent {
 }
 
 export interface TimelineRow {
-  /** The VM (one row per VM the event affects). */
-  vm: string;
+  /** The VM's name, or the pool's (grouped by pool; VMs without a pool keep their own row). */
+  label: string;
+  kind: 'vm' | 'pool';
+  /** A VM row's pool (its `pool` tag). */
   pool?: string;
+  /** The VMs whose events the row shows. */
+  vms: string[];
   events: TimelineEvent[];
 }
 
@@ -44,7 +48,7 @@ export interface Overview {
     /** True when a count stopped at the scan limit (shown as "N+"). */
     capped: boolean;
   };
-  timeline: { rows: TimelineRow[]; totalRows: number; offset: number; events: number };
+  timeline: { rows: TimelineRow[]; totalRows: number; offset: number; events: number; group: 'vm' | 'pool' };
   agents: { total: number; stale: number; failing: number; problems: AgentProblem[] };
   /** null until pool budgets exist (issue: budgets). */
   budgets: { pool: string; inUse: number; maxUnavailable: number }[] | null;

@@ -54,6 +54,7 @@ export function dashboardRoutes(ctx: DashboardContext) {
               rows: Type.Optional(Count(500)),
               offset: Type.Optional(Count(1e9)),
               vm: Type.Optional(Type.String({ maxLength: 256 })),
+              group: Type.Optional(Enum(['vm', 'pool'])),
             },
             { additionalProperties: false },
           ),
@@ -64,7 +65,12 @@ export function dashboardRoutes(ctx: DashboardContext) {
         const rows = Number(req.query.rows ?? 50);
         if (rows < 1 || rows > 500)
           return reply.code(400).send({ error: 'Bad Request', message: '/rows: must be 1 to 500' });
-        return data.overview(ctx.now(), { rows, offset: Number(req.query.offset ?? 0), vm: req.query.vm });
+        return data.overview(ctx.now(), {
+          rows,
+          offset: Number(req.query.offset ?? 0),
+          vm: req.query.vm,
+          group: req.query.group as 'vm' | 'pool' | undefined,
+        });
       },
     );
 

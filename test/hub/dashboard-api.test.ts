@@ -151,8 +151,8 @@ describe('dashboard read endpoints', () => {
       return r.body?.counts?.scheduled === 2 ? r.body : undefined;
     });
     expect(o.counts).toMatchObject({ scheduled: 2, started: 0, heldByBudget: null, deadLettered: 0 });
-    expect(o.timeline.rows.map((r: any) => r.vm).sort()).toEqual(['web-01', 'web-02']);
-    expect(o.timeline.rows.find((r: any) => r.vm === 'web-01')).toMatchObject({
+    expect(o.timeline.rows.map((r: any) => r.label).sort()).toEqual(['web-01', 'web-02']);
+    expect(o.timeline.rows.find((r: any) => r.label === 'web-01')).toMatchObject({
       pool: 'web',
       events: [{ key: 'azure/ev-a' }],
     });
@@ -166,7 +166,13 @@ describe('dashboard read endpoints', () => {
     expect(o.budgets).toBeNull();
 
     const filtered = await h.api('GET', '/api/v1/dashboard/overview?vm=web-02&rows=1', undefined, READER);
-    expect(filtered.body.timeline).toMatchObject({ totalRows: 1, rows: [{ vm: 'web-02' }] });
+    expect(filtered.body.timeline).toMatchObject({ totalRows: 1, rows: [{ label: 'web-02' }] });
+    const byPool = await h.api('GET', '/api/v1/dashboard/overview?group=pool', undefined, READER);
+    expect(byPool.body.timeline.rows.map((r: any) => [r.kind, r.label]).sort()).toEqual([
+      ['pool', 'web'],
+      ['vm', 'web-02'],
+    ]);
+    expect((await h.api('GET', '/api/v1/dashboard/overview?group=zone', undefined, READER)).status).toBe(400);
     const bad = await h.api('GET', '/api/v1/dashboard/overview?rows=0', undefined, READER);
     expect(bad.status).toBe(400);
     expect(bad.body.message).toContain('rows');

@@ -23,6 +23,15 @@ let agents: ReturnType<typeof startAgent>[] = [];
 let browser: BrowserContext;
 let page: Page;
 
+/** The fleet: VM → pool tag its agent reports. */
+const POOLS: Record<string, string | undefined> = {
+  'web-01': 'web',
+  'web-02': 'web',
+  solo: undefined,
+  'db-01': 'db',
+  'db-02': 'db',
+};
+
 const keyOf = (eventId: string) => `azure/${eventId.toLowerCase()}`;
 
 async function shot(name: string, p: Page = page): Promise<void> {
@@ -88,17 +97,23 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
         },
       ],
     });
-    for (const vm of ['web-01', 'web-02', 'solo'])
+    for (const name of ['db-01', 'db-02'])
+      t.sim.controller.fleet.add({ name, pool: 'db', availabilitySet: 'db-as', tags: { role: 'db' } });
+    for (const [vm, pool] of Object.entries(POOLS))
       agents.push(
-        startAgent({
-          vm,
-          'metadata.url': `${t.url}/vm/${vm}`,
-          'hub.url': h.url,
-          'hub.token': h.agentToken(vm),
-          'hub.heartbeat': '500ms',
-        }),
+        startAgent(
+          {
+            vm,
+            'metadata.url': `${t.url}/vm/${vm}`,
+            'hub.url': h.url,
+            'hub.token': h.agentToken(vm),
+            'hub.heartbeat': '500ms',
+          },
+          undefined,
+          pool ? { pool } : undefined,
+        ),
       );
-    await waitFor(async () => (await h.api('GET', '/api/v1/fleet')).body?.vms?.length === 3, 15_000);
+    await waitFor(async () => (await h.api('GET', '/api/v1/fleet')).body?.vms?.length === 5, 15_000);
     browser = await launchBrowser();
     page = await browser.newPage();
   }, 120_000);
@@ -136,7 +151,7 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
     // The acceptance criterion: on the timeline within 2 s (agent poll 200 ms → hub → SSE → render).
     const bar = page.locator(`.timeline [data-event-key="${keyOf(e!.eventId)}"]`);
     await bar.waitFor({ timeout: 2000 });
-    const row = page.locator('.tl-row[data-vm="web-01"]');
+    const row = page.locator('.tl-row[data-row="vm:web-01"]');
     expect(await row.locator('[data-countdown]').textContent()).toMatch(/reboot in 1[45]m/);
     await expect(page.locator('[data-count="scheduled"] .card-value').textContent()).resolves.toMatch(
       /^[1-9]/,
@@ -245,8 +260,27 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
     await row.waitFor();
     expect(await row.textContent()).toMatch(/\d+ ms/);
     expect(await row.locator('[data-health]').getAttribute('data-health')).toBe('ok');
-    expect(await page.locator('[data-table="fleet"] tbody tr').count()).toBe(3);
+    expect(await page.locator('[data-table="fleet"] tbody tr').count()).toBe(5);
+    expect(await page.locator('[data-table="fleet"] tr[data-vm="db-01"]').textContent()).toContain('pool=db');
     await shot('fleet');
+  });
+
+  it('lays the timeline out per VM or per pool', async () => {
+    // A freeze of both database VMs at once, and a freeze with no announced duration.
+    t.sim.controller.schedule({ type: 'Freeze', targets: { vms: ['db-01', 'db-02'] }, durationSeconds: 9 });
+    t.sim.controller.schedule({ type: 'Freeze', targets: { vms: ['web-02'] }, durationSeconds: -1 });
+    await page.goto(`${h.url}/#/`);
+    await page.locator('.tl-row[data-row="vm:db-02"]').waitFor({ timeout: 15_000 });
+    await page.locator('.tl-row[data-row="vm:web-02"] .window.unknown').first().waitFor({ timeout: 15_000 });
+    expect(await page.locator('.tl-row[data-row="vm:db-01"]').textContent()).toContain('db');
+    await shot('overview');
+    await page.locator('select[aria-label="one row per"]').selectOption('pool');
+    const db = page.locator('.tl-row[data-row="pool:db"]');
+    await db.waitFor();
+    expect(await db.textContent()).toContain('pool of 2');
+    expect(await db.locator('.window').count()).toBe(1); // one event, one bar, for both VMs
+    expect(await page.locator('.tl-row[data-row="vm:solo"]').count()).toBe(1); // no pool: its own row
+    await shot('overview-pools');
   });
 
   it('says when mail capture is not enabled', async () => {

@@ -24,6 +24,17 @@ interface Vm {
 
 const PER_PAGE = 100;
 
+/** What the agent says about its VM (tags, zone, size…), as short `key=value` chips. */
+function identityChips(identity: Vm['identity']): string[] {
+  const chips: string[] = [];
+  for (const [k, v] of Object.entries(identity)) {
+    if (k === 'name' || k === 'tags' || v === undefined || v === null || typeof v === 'object') continue;
+    chips.push(`${k}=${String(v)}`);
+  }
+  for (const [k, v] of Object.entries(identity.tags ?? {})) chips.push(`${k}=${String(v)}`);
+  return chips.length ? chips : ['—'];
+}
+
 export function Fleet() {
   const now = useNow(2000);
   const fleet = useLive(() => api<{ vms: Vm[] }>('/api/v1/fleet'), [], ['heartbeats'], 2000);
@@ -82,10 +93,8 @@ export function Fleet() {
                       <strong>{v.name}</strong>
                     </td>
                     <td class="small">
-                      {Object.entries(v.identity.tags ?? {}).map(([k, val]) => (
-                        <span class="chip">
-                          {k}={String(val)}
-                        </span>
+                      {identityChips(v.identity).map((c) => (
+                        <span class="chip">{c}</span>
                       ))}
                     </td>
                     <td class="small">{v.agentVersion ?? '—'}</td>

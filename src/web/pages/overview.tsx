@@ -13,10 +13,11 @@ export function Overview() {
   const [offset, setOffset] = useState(0);
   const [vm, setVm] = useState('');
   const [horizon, setHorizon] = useState('auto');
+  const [group, setGroup] = useState<'vm' | 'pool'>('vm');
   const now = useNow(1000);
   const o = useLive(
-    () => api<OverviewT>(`/api/v1/dashboard/overview${query({ rows: ROWS, offset, vm })}`),
-    [offset, vm],
+    () => api<OverviewT>(`/api/v1/dashboard/overview${query({ rows: ROWS, offset, vm, group })}`),
+    [offset, vm, group],
     ['transitions', 'attempts', 'heartbeats'],
   );
   const d = o.data;
@@ -62,7 +63,9 @@ export function Overview() {
         <div class="panel-head">
           <h2>Upcoming maintenance</h2>
           <span class="muted">
-            {d ? `${plural(d.timeline.events, 'event')} on ${plural(d.timeline.totalRows, 'VM')}` : ''}
+            {d
+              ? `${plural(d.timeline.events, 'event')} on ${plural(d.timeline.totalRows, d.timeline.group === 'pool' ? 'row' : 'VM')}`
+              : ''}
           </span>
           <span class="grow" />
           <input
@@ -75,6 +78,17 @@ export function Overview() {
             }}
             aria-label="filter VMs"
           />
+          <select
+            value={group}
+            onChange={(e) => {
+              setGroup((e.currentTarget as HTMLSelectElement).value as 'vm' | 'pool');
+              setOffset(0);
+            }}
+            aria-label="one row per"
+          >
+            <option value="vm">row per VM</option>
+            <option value="pool">row per pool</option>
+          </select>
           <select
             value={horizon}
             onChange={(e) => setHorizon((e.currentTarget as HTMLSelectElement).value)}
@@ -98,7 +112,7 @@ export function Overview() {
               ‹ Sooner
             </button>
             <span class="muted">
-              VMs {offset + 1}–{Math.min(offset + ROWS, d.timeline.totalRows)} of {d.timeline.totalRows}
+              rows {offset + 1}–{Math.min(offset + ROWS, d.timeline.totalRows)} of {d.timeline.totalRows}
             </span>
             <button disabled={offset + ROWS >= d.timeline.totalRows} onClick={() => setOffset(offset + ROWS)}>
               Later ›

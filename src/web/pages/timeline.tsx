@@ -14,6 +14,22 @@ const startOf = (e: TimelineEvent, now: number) => (e.notBefore ? Date.parse(e.n
 const endOf = (e: TimelineEvent, now: number) =>
   e.expectedEnd ? Date.parse(e.expectedEnd) : startOf(e, now) + UNKNOWN_MS;
 
+/** Overlapping events of a row go to separate lanes (greedy, in start order), so none hides another. */
+function laneOf(events: TimelineEvent[], now: number): { of: number[]; count: number } {
+  const ends: number[] = [];
+  const of = events.map((e) => {
+    const s = startOf(e, now);
+    let lane = ends.findIndex((end) => end <= s);
+    if (lane < 0) lane = ends.push(0) - 1;
+    ends[lane] = endOf(e, now);
+    return lane;
+  });
+  return { of, count: Math.max(1, ends.length) };
+}
+const LANE = 10;
+const laneHeight = (count: number) => (count === 1 ? 16 : LANE - 2);
+const trackHeight = (count: number) => (count === 1 ? 16 : count * LANE - 2);
+
 /** The window's length: the chosen horizon, or one that fits the latest end shown (rounded up). */
 export function horizonMs(name: string, rows: TimelineRow[], now: number): number {
   if (HORIZONS[name]) return HORIZONS[name]!;
@@ -42,28 +58,54 @@ export function Timeline({ rows, now, horizon }: { rows: TimelineRow[]; now: num
       {rows.map((row) => {
         const next = row.events[0]!;
         const nextStart = startOf(next, now);
+        const lanes = laneOf(row.events, now);
         return (
-          <div class="tl-row" role="row" data-vm={row.vm} key={row.vm}>
-            <div class="tl-label" title={row.vm}>
-              {row.vm}
-              {row.pool && <span class="muted"> · {row.pool}</span>}
+          <div
+            class="tl-row"
+            role="row"
+            data-row={`${row.kind}:${row.label}`}
+            key={`${row.kind}:${row.label}`}
+          >
+            <div
+              class="tl-label"
+              title={row.kind === 'pool' ? `pool ${row.label}: ${row.vms.join(', ')}` : row.label}
+            >
+              {row.label}
+              {row.kind === 'pool' ? (
+                <span class="muted"> · pool of {row.vms.length}</span>
+              ) : (
+                row.pool && <span class="muted"> · {row.pool}</span>
+              )}
             </div>
-            <div class="tl-track">
-              {row.events.map((e) => {
+            <div class="tl-track" style={{ height: `${trackHeight(lanes.count)}px` }}>
+              {row.events.map((e, i) => {
                 const s = startOf(e, now);
                 const end = endOf(e, now);
+                const top = lanes.of[i]! * LANE;
                 const title = `${e.type} (${e.origin}, ${e.status}) ${e.eventId}\nNotBefore ${utc(e.notBefore)}\n${e.expectedEnd ? `expected end ${utc(e.expectedEnd)}` : 'duration unknown'}${e.description ? `\n${e.description}` : ''}`;
                 return (
                   <>
                     {s > now && (
-                      <span class={`lead type-${e.type}`} style={{ left: '0%', width: `${pct(s)}%` }} />
+                      <span
+                        class={`lead type-${e.type}`}
+                        style={{
+                          left: '0%',
+                          width: `${pct(s)}%`,
+                          top: `${top + (laneHeight(lanes.count) - 4) / 2}px`,
+                        }}
+                      />
                     )}
                     <a
                       class={`window type-${e.type} ${e.status} ${e.expectedEnd ? '' : 'unknown'}`}
                       href={eventPath(e.key)}
                       data-event-key={e.key}
                       title={title}
-                      style={{ left: `${pct(s)}%`, width: `${Math.max(0.6, pct(end) - pct(s))}%` }}
+                      style={{
+                        left: `${pct(s)}%`,
+                        width: `${Math.max(0.6, pct(end) - pct(s))}%`,
+                        top: `${top}px`,
+                        height: `${laneHeight(lanes.count)}px`,
+                      }}
                     />
                   </>
                 );
