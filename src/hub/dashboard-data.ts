@@ -2,6 +2,7 @@
 // PostgreSQL serve them alike). Upcoming events are read once and kept until the bus says
 // something changed: ten dashboards open on a 10,000-event store cost one scan, not ten.
 import type { EventRow, Store, VmRow } from '../store/store.js';
+import { redact } from './redact.js';
 import type {
   AgentProblem,
   EventDetail,
@@ -126,7 +127,7 @@ export function agentProblem(vm: VmRow, now: number, staleAfterMs: number): Agen
     failing: sources.map((s) => ({
       source: String(s.source ?? '?'),
       consecutiveFailures: s.consecutiveFailures ?? 0,
-      lastError: s.lastError?.slice(0, 300),
+      lastError: redact(s.lastError?.slice(0, 300)),
     })),
   };
 }
@@ -262,7 +263,7 @@ export class DashboardData {
             durationMs: Date.parse(a.finishedAt) - Date.parse(a.startedAt),
             ok: a.ok,
             status: a.status,
-            excerpt: `${a.detail}${output}`.slice(0, 500),
+            excerpt: redact(`${a.detail}${output}`.slice(0, 500)),
           };
         });
         for (const a of attempts)
@@ -282,7 +283,7 @@ export class DashboardData {
           dueAt: s.dueAt,
           deadline: s.deadline,
           deadReason: s.deadReason,
-          lastError: s.lastError?.slice(0, 500),
+          lastError: redact(s.lastError?.slice(0, 500)),
           finishedAt: s.finishedAt,
         });
       }
@@ -295,7 +296,7 @@ export class DashboardData {
       createdAt: c.createdAt,
       completedAt: c.completedAt,
       ok: c.result?.ok,
-      detail: c.result?.detail.slice(0, 500),
+      detail: redact(c.result?.detail.slice(0, 500)),
     }));
     for (const c of commands) {
       timeline.push({

@@ -9,6 +9,7 @@ import { eventKey, type EventRow, type Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
 import { DashboardData, scanEvents, summary } from './dashboard-data.js';
 import type { RuleView } from './dashboard-types.js';
+import { redact } from './redact.js';
 import type { HubEvents } from './hub-events.js';
 import { guard, principalOf } from './routes-agents.js';
 import type { RuleBook } from './rulebook.js';
@@ -138,6 +139,35 @@ export function dashboardRoutes(ctx: DashboardContext) {
         const detail = await data.eventDetail(key);
         if (!detail) return reply.code(404).send({ error: 'Not Found', message: `no event ${key}` });
         return detail;
+      },
+    );
+
+    app.get(
+      '/api/v1/dashboard/dead-letter',
+      {
+        schema: {
+          tags,
+          description: 'Dead steps (at most 1000), errors with credentials in URLs taken out.',
+        },
+        preHandler: read,
+      },
+      async () => {
+        const steps = await ctx.store.listSteps({ status: 'dead', limit: 1000 });
+        return {
+          steps: steps.map((s) => ({
+            id: s.id,
+            name: s.name,
+            action: s.action,
+            rule: s.rule,
+            eventKey: s.eventKey,
+            vm: s.vm,
+            phase: s.phase,
+            attempts: s.attempts,
+            deadReason: s.deadReason,
+            lastError: redact(s.lastError?.slice(0, 500)),
+            updatedAt: s.updatedAt,
+          })),
+        };
       },
     );
 

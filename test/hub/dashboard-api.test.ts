@@ -244,6 +244,40 @@ describe('dashboard read endpoints', () => {
   });
 });
 
+describe('dashboard and secrets in errors', () => {
+  it('takes a credential in a failing webhook URL out of the dead-letter and the event page', async () => {
+    rx = await startReceiver();
+    const secretPath = 'abcDEF123ghiJKL456mnoPQR';
+    h = await startHub({
+      rules: [
+        {
+          name: 'slackish',
+          match: { types: ['reboot'] },
+          steps: [
+            {
+              name: 'post',
+              action: 'webhook',
+              retry: { maxAttempts: 1 },
+              with: { url: rx.url.replace('/hook', `/services/T0123/${secretPath}`) },
+            },
+          ],
+        },
+      ],
+    });
+    await publish('web-01', 'ev-s');
+    const dead = await waitFor(async () => {
+      const r = await h!.api('GET', '/api/v1/dashboard/dead-letter', undefined, READER);
+      return r.body?.steps?.[0];
+    });
+    expect(dead).toMatchObject({ rule: 'slackish', vm: 'web-01', deadReason: expect.stringMatching(/404/) });
+    expect(dead.lastError).toContain('/services/T0123/…');
+    const detail = await h.api('GET', '/api/v1/dashboard/events/azure/ev-s', undefined, READER);
+    expect(detail.body.runs[0].steps[0].attempts).toHaveLength(1);
+    expect(JSON.stringify(detail.body)).not.toContain(secretPath);
+    expect(JSON.stringify(dead)).not.toContain(secretPath);
+  });
+});
+
 describe('dashboard files', () => {
   it('says how to build the dashboard when it is missing', async () => {
     h = await startHub({ webDir: join(tempDir(), 'nothing-here') });

@@ -22,7 +22,7 @@ interface DeadStep {
 
 export function DeadLetter({ me }: { me: Me }) {
   const now = useNow(5000);
-  const list = useLive(() => api<{ steps: DeadStep[] }>('/api/v1/dead-letter?limit=1000'), [], ['attempts']);
+  const list = useLive(() => api<{ steps: DeadStep[] }>('/api/v1/dashboard/dead-letter'), [], ['attempts']);
   const [message, setMessage] = useState<string>();
   const canRedrive = me.role === 'operate' || me.role === 'admin';
   const redrive = async (ids?: number[]) => {

@@ -69,7 +69,7 @@ export function Events({ params }: { params: URLSearchParams }) {
   return (
     <div class="page" data-page="events">
       <section class="panel">
-        <form class="filters" onSubmit={onSearch}>
+        <form class="filters" onSubmit={onSearch} key={key}>
           <input
             type="search"
             name="q"
