@@ -50,7 +50,9 @@ export function streamRoutes(ctx: StreamContext) {
     let heartbeatVms = new Set<string>();
     let heartbeats = 0;
     let lastHeartbeatFlush = 0;
+    // Two timers: heartbeats wait for their own, slower one and never hold back a transition.
     let timer: NodeJS.Timeout | undefined;
+    let beatTimer: NodeJS.Timeout | undefined;
 
     const send = (event: string, data: unknown) => {
       const frame = `id: ${++seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -64,23 +66,21 @@ export function streamRoutes(ctx: StreamContext) {
       transitions = [];
       attempts = [];
       commandVms = new Set();
-      if (heartbeats) {
-        const wait = lastHeartbeatFlush + heartbeatEveryMs - ctx.now();
-        if (wait > 0) {
-          schedule(wait);
-        } else {
-          send('heartbeats', { count: heartbeats, vms: [...heartbeatVms] });
-          heartbeats = 0;
-          heartbeatVms = new Set();
-          lastHeartbeatFlush = ctx.now();
-        }
-      }
     };
-    const schedule = (ms = flushMs) => {
-      if (!timer && clients.size) timer = setTimeout(flush, ms);
+    const flushBeats = () => {
+      beatTimer = undefined;
+      if (heartbeats) send('heartbeats', { count: heartbeats, vms: [...heartbeatVms] });
+      heartbeats = 0;
+      heartbeatVms = new Set();
+      lastHeartbeatFlush = ctx.now();
+    };
+    const schedule = () => {
+      timer ??= setTimeout(flush, flushMs);
     };
 
+    // With nobody listening nothing is kept: a client that connects re-reads what it shows.
     const onTransition = (t: StoredTransition) => {
+      if (!clients.size) return;
       if (transitions.length < MAX_ITEMS)
         transitions.push({
           eventKey: t.eventKey,
@@ -92,6 +92,7 @@ export function streamRoutes(ctx: StreamContext) {
       schedule();
     };
     const onAttempt = (a: AttemptInfo) => {
+      if (!clients.size) return;
       if (attempts.length < MAX_ITEMS)
         attempts.push({
           stepId: a.step.id,
@@ -105,14 +106,19 @@ export function streamRoutes(ctx: StreamContext) {
       schedule();
     };
     const onCommand = (vm: string) => {
+      if (!clients.size) return;
       if (commandVms.size < MAX_ITEMS) commandVms.add(vm);
       schedule();
     };
     const onCommandDone = (c: CommandRow) => onCommand(c.vm);
     const onHeartbeat = (vm: string) => {
+      if (!clients.size) return;
       heartbeats++;
       if (heartbeatVms.size < MAX_ITEMS) heartbeatVms.add(vm);
-      schedule();
+      beatTimer ??= setTimeout(
+        flushBeats,
+        Math.max(flushMs, lastHeartbeatFlush + heartbeatEveryMs - ctx.now()),
+      );
     };
     ctx.events.on('transition', onTransition);
     ctx.events.on('attempt', onAttempt);
@@ -129,7 +135,8 @@ export function streamRoutes(ctx: StreamContext) {
 
     app.addHook('onClose', async () => {
       clearInterval(keepAlive);
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
+      clearTimeout(beatTimer);
       ctx.events.off('transition', onTransition);
       ctx.events.off('attempt', onAttempt);
       ctx.events.off('command', onCommand);

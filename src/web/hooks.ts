@@ -49,7 +49,7 @@ export interface Loaded<T> {
 
 /**
  * Loads `fetcher()` now and whenever `deps` change; reloads after stream messages of the given
- * kinds (and after a reconnect), at most once per `debounceMs`.
+ * kinds (and after a reconnect), at once and then at most once per `debounceMs`.
  */
 export function useLive<T>(
   fetcher: () => Promise<T>,
@@ -69,14 +69,19 @@ export function useLive<T>(
   }, deps);
   useEffect(load, [load]);
   useEffect(() => {
+    // Throttled, leading edge: the first change reloads at once, a burst at most once per debounceMs.
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let last = 0;
     const off = onStream((kind) => {
-      if (kind !== 'resync' && !kinds.includes(kind)) return;
-      if (!timer)
-        timer = setTimeout(() => {
+      if (timer || (kind !== 'resync' && !kinds.includes(kind))) return;
+      timer = setTimeout(
+        () => {
           timer = undefined;
+          last = Date.now();
           load();
-        }, debounceMs);
+        },
+        Math.max(0, last + debounceMs - Date.now()),
+      );
     });
     return () => {
       off();

@@ -132,6 +132,33 @@ describe('dashboard stream', () => {
   });
 });
 
+describe('dashboard stream pacing', () => {
+  it('holds heartbeats back to one summary per 5 s without holding back transitions', async () => {
+    h = await startHub();
+    const s = await openStream(`${h.url}/api/v1/stream`, { authorization: `Bearer ${ADMIN}` });
+    await waitFor(() => s.frames.find((f) => f.event === 'hello'));
+    const beat = () =>
+      h!.api('POST', '/api/v1/agents/web-01/heartbeat', { vm: { name: 'web-01' } }, h!.agentToken('web-01'));
+    await beat();
+    await waitFor(() => s.frames.find((f) => f.event === 'heartbeats'));
+    await beat(); // the next summary is due 5 s after the first
+    await new Promise((r) => setTimeout(r, 400)); // past the 150 ms flush the beat may have started
+    await publish('web-01', 'ev-pace');
+    await waitFor(() => s.frames.find((f) => f.event === 'transitions'));
+    expect(s.frames.filter((f) => f.event === 'heartbeats')).toHaveLength(1);
+    const second = await waitFor(() => s.frames.filter((f) => f.event === 'heartbeats')[1], 10_000);
+    expect(second.data).toEqual({ count: 1, vms: ['web-01'] });
+  });
+
+  it('ends open streams when the hub closes', async () => {
+    h = await startHub();
+    const s = await openStream(`${h.url}/api/v1/stream`, { authorization: `Bearer ${ADMIN}` });
+    await waitFor(() => s.frames.find((f) => f.event === 'hello'));
+    await h.close();
+    h = undefined;
+  });
+});
+
 describe('dashboard read endpoints', () => {
   it('counts, lays out the timeline per VM, and lists agents with problems', async () => {
     h = await startHub({ staleAfterMs: 60_000 });
