@@ -132,8 +132,11 @@ export function agentProblem(vm: VmRow, now: number, staleAfterMs: number): Agen
   };
 }
 
+/** What the overview reads from the store, kept until something changes. */
 interface Upcoming {
   rows: Record<'vm' | 'pool', TimelineRow[]>;
+  failing: number;
+  dead: number;
   events: number;
   scheduled: number;
   started: number;
@@ -155,10 +158,12 @@ export class DashboardData {
   }
 
   private async readUpcoming(now: number): Promise<Upcoming> {
-    const [scheduled, started, vmList] = await Promise.all([
+    const [scheduled, started, vmList, dead, pending] = await Promise.all([
       scanEvents(this.store, { status: 'scheduled' }),
       scanEvents(this.store, { status: 'started' }),
       this.store.listVms(),
+      this.store.listSteps({ status: 'dead', limit: SCAN_LIMIT }),
+      this.store.listSteps({ status: 'pending', limit: SCAN_LIMIT }),
     ]);
     const events = [...scheduled.events, ...started.events];
     const vms = new Map(vmList.map((v) => [v.name, v]));
@@ -168,7 +173,9 @@ export class DashboardData {
       events: events.length,
       scheduled: scheduled.total,
       started: started.total,
-      capped: scheduled.capped || started.capped,
+      failing: pending.filter((st) => st.lastError).length,
+      dead: dead.length,
+      capped: scheduled.capped || started.capped || dead.length >= SCAN_LIMIT || pending.length >= SCAN_LIMIT,
     };
   }
 
@@ -184,12 +191,7 @@ export class DashboardData {
       this.upcoming = undefined;
       throw err;
     }));
-    const [u, vmList, dead, pending] = await Promise.all([
-      upcoming,
-      this.store.listVms(),
-      this.store.listSteps({ status: 'dead', limit: SCAN_LIMIT }),
-      this.store.listSteps({ status: 'pending', limit: SCAN_LIMIT }),
-    ]);
+    const [u, vmList] = await Promise.all([upcoming, this.store.listVms()]);
     let rows = u.rows[group];
     if (page.vm) {
       const needle = page.vm.toLowerCase();
@@ -205,9 +207,9 @@ export class DashboardData {
         scheduled: u.scheduled,
         started: u.started,
         heldByBudget: null,
-        failing: pending.filter((s) => s.lastError).length,
-        deadLettered: dead.length,
-        capped: u.capped || dead.length >= SCAN_LIMIT || pending.length >= SCAN_LIMIT,
+        failing: u.failing,
+        deadLettered: u.dead,
+        capped: u.capped,
       },
       timeline: {
         rows: rows.slice(page.offset, page.offset + page.rows),

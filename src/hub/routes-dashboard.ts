@@ -33,11 +33,22 @@ export function dashboardRoutes(ctx: DashboardContext) {
     const tags = ['dashboard'];
     const data = new DashboardData(ctx.store, ctx.staleAfterMs);
     const invalidate = () => data.invalidate();
+    // The executor reports an attempt just before it is committed (attempts are committed in
+    // groups), so a read right then may miss it: read again once the group has surely landed.
+    let later: NodeJS.Timeout | undefined;
+    const onAttempt = () => {
+      data.invalidate();
+      later ??= setTimeout(() => {
+        later = undefined;
+        data.invalidate();
+      }, 250);
+    };
     ctx.events.on('transition', invalidate);
-    ctx.events.on('attempt', invalidate);
+    ctx.events.on('attempt', onAttempt);
     app.addHook('onClose', async () => {
+      clearTimeout(later);
       ctx.events.off('transition', invalidate);
-      ctx.events.off('attempt', invalidate);
+      ctx.events.off('attempt', onAttempt);
     });
 
     app.get('/api/v1/dashboard/me', { schema: { tags }, preHandler: read }, async (req) => {
