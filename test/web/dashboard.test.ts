@@ -45,6 +45,14 @@ async function login(token: string, p: Page = page): Promise<void> {
   await p.locator('[data-live="live"]').waitFor({ timeout: 15_000 });
 }
 
+/** Logged in with `token`'s role, whatever the previous test left (so a test also runs alone, with -t). */
+async function ensureLogin(role: 'admin' | 'read', token: string): Promise<void> {
+  if (page.url().startsWith(h.url) && (await page.locator(`.who[data-role="${role}"]`).count())) return;
+  await page.goto(`${h.url}/#/`);
+  await page.evaluate(() => sessionStorage.clear());
+  await login(token);
+}
+
 async function logout(): Promise<void> {
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.locator('#token').waitFor();
@@ -141,6 +149,8 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
   });
 
   it('shows a newly scheduled event on the timeline within 2 s of the simulator scheduling it', async () => {
+    await ensureLogin('admin', ADMIN);
+    await page.goto(`${h.url}/#/`);
     await page.locator('[data-page="overview"] [data-count="scheduled"]').waitFor();
     await page.locator('[data-live="live"]').waitFor();
     const [e] = t.sim.controller.schedule({
@@ -149,8 +159,10 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
       durationSeconds: 300,
     });
     // The acceptance criterion: on the timeline within 2 s (agent poll 200 ms → hub → SSE → render).
+    const scheduledAt = Date.now();
     const bar = page.locator(`.timeline [data-event-key="${keyOf(e!.eventId)}"]`);
     await bar.waitFor({ timeout: 2000 });
+    if (process.env.FOREWARN_TEST_TIMING) console.log(`on the timeline after ${Date.now() - scheduledAt} ms`);
     const row = page.locator('.tl-row[data-row="vm:web-01"]');
     expect(await row.locator('[data-countdown]').textContent()).toMatch(/reboot in 1[45]m/);
     await expect(page.locator('[data-count="scheduled"] .card-value').textContent()).resolves.toMatch(
@@ -174,6 +186,7 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
   });
 
   it('lists, filters and searches events with server-side pages', async () => {
+    await ensureLogin('admin', ADMIN);
     await deadStep('web-02'); // a redeploy next to the reboot
     await page.goto(`${h.url}/#/events`);
     await page.locator('[data-table="events"] tbody tr').first().waitFor();
@@ -196,6 +209,7 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
   });
 
   it('redrives a dead-lettered step for an operator', async () => {
+    await ensureLogin('admin', ADMIN);
     const id = await deadStep('solo');
     await page.goto(`${h.url}/#/dead-letter`);
     const row = page.locator(`[data-table="dead-letter"] tr[data-step-id="${id}"]`);
@@ -214,6 +228,7 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
   });
 
   it('shows a read-only user no redrive buttons, and the API refuses them too', async () => {
+    await ensureLogin('admin', ADMIN);
     const id = await deadStep('web-01');
     await logout();
     await login(READER);
@@ -231,6 +246,7 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
   });
 
   it('shows the rules with match counts and explains an event against them', async () => {
+    await ensureLogin('admin', ADMIN);
     await page.goto(`${h.url}/#/rules`);
     const row = page.locator('[data-table="rules"] tr[data-rule="tell-ops"]');
     await row.waitFor();
@@ -255,6 +271,7 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
   });
 
   it('shows the fleet: identity, version, heartbeat, poll latency, metadata health', async () => {
+    await ensureLogin('admin', ADMIN);
     await page.goto(`${h.url}/#/fleet`);
     const row = page.locator('[data-table="fleet"] tr[data-vm="web-01"]');
     await row.waitFor();
@@ -266,6 +283,7 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
   });
 
   it('lays the timeline out per VM or per pool', async () => {
+    await ensureLogin('admin', ADMIN);
     // A freeze of both database VMs at once, and a freeze with no announced duration.
     t.sim.controller.schedule({ type: 'Freeze', targets: { vms: ['db-01', 'db-02'] }, durationSeconds: 9 });
     t.sim.controller.schedule({ type: 'Freeze', targets: { vms: ['web-02'] }, durationSeconds: -1 });
@@ -284,6 +302,7 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
   });
 
   it('says when mail capture is not enabled', async () => {
+    await ensureLogin('admin', ADMIN);
     await page.goto(`${h.url}/#/mail`);
     await page.locator('[data-mail="disabled"]').waitFor();
     await shot('mail');
