@@ -14,6 +14,15 @@ const startOf = (e: TimelineEvent, now: number) => (e.notBefore ? Date.parse(e.n
 const endOf = (e: TimelineEvent, now: number) =>
   e.expectedEnd ? Date.parse(e.expectedEnd) : startOf(e, now) + UNKNOWN_MS;
 
+/** Axis ticks at round offsets (every 1, 2, 5, 10, 15, 30 min, 1, 2, 3, 6, 12 h, 1, 2 d), 3 to 8 of them. */
+function tickFractions(horizon: number): number[] {
+  const steps = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880].map((m) => m * 60_000);
+  const step = steps.find((s) => horizon / s <= 7) ?? horizon / 4;
+  const ticks: number[] = [];
+  for (let t = 0; t <= horizon + 1; t += step) ticks.push(t / horizon);
+  return ticks;
+}
+
 /** Overlapping events of a row go to separate lanes (greedy, in start order), so none hides another. */
 function laneOf(events: TimelineEvent[], now: number): { of: number[]; count: number } {
   const ends: number[] = [];
@@ -41,7 +50,7 @@ export function horizonMs(name: string, rows: TimelineRow[], now: number): numbe
 
 export function Timeline({ rows, now, horizon }: { rows: TimelineRow[]; now: number; horizon: number }) {
   const pct = (t: number) => Math.min(100, Math.max(0, ((t - now) / horizon) * 100));
-  const ticks = [0, 0.25, 0.5, 0.75, 1];
+  const ticks = tickFractions(horizon);
   return (
     <div class="timeline" role="table" aria-label="upcoming maintenance">
       <div class="tl-row tl-axis" role="row">
