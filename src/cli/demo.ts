@@ -98,6 +98,7 @@ export function demoCommand(): Command {
         [
           '',
           `forewarn demo: ${agents.length} simulated VMs, each with an agent, reporting to one hub; cloud time runs x60.`,
+          `  dashboard    ${hubUrl}/     (log in with the operator token ${admin})`,
           `  hub API      ${hubUrl}/api/v1/events     (token: ${admin})`,
           `  try          curl -s -H 'authorization: Bearer ${admin}' ${hubUrl}/api/v1/events | head -c 600`,
           `  fleet        curl -s -H 'authorization: Bearer ${admin}' ${hubUrl}/api/v1/fleet`,

@@ -193,15 +193,6 @@ export class Executor {
     const started = this.o.now();
     const startedAt = this.iso();
     const finish = async (result: ActionResult & { expired?: boolean }, outcome: StepOutcome) => {
-      if (run)
-        this.o.onAttempt?.({
-          step,
-          rule: run.rule,
-          vm: run.vm,
-          eventKey: run.eventKey,
-          outcome,
-          detail: result.detail,
-        });
       await this.finishes.add([
         {
           stepId: step.id,
@@ -218,6 +209,16 @@ export class Executor {
           outcome,
         },
       ]);
+      // Told once it is committed, so whoever listens (the dashboard) reads it back.
+      if (run)
+        this.o.onAttempt?.({
+          step,
+          rule: run.rule,
+          vm: run.vm,
+          eventKey: run.eventKey,
+          outcome,
+          detail: result.detail,
+        });
     };
     const run = step.run ?? (await this.o.store.getRun(step.runKey));
     // The run's snapshot is what actions see; only old runs without one read the event's history.

@@ -1,6 +1,8 @@
-// In-process notifications between the hub's rooms (ingest → planner, commands → long-polls).
+// In-process notifications between the hub's rooms (ingest → planner, commands → long-polls,
+// everything → the dashboard's live stream).
 import { EventEmitter } from 'node:events';
-import type { IncomingTransition } from '../store/store.js';
+import type { CommandRow, IncomingTransition } from '../store/store.js';
+import type { ExecutorOptions } from './executor.js';
 
 export interface StoredTransition extends IncomingTransition {
   transitionId: number;
@@ -8,9 +10,18 @@ export interface StoredTransition extends IncomingTransition {
   receivedAt: string;
 }
 
+export type AttemptInfo = Parameters<NonNullable<ExecutorOptions['onAttempt']>>[0];
+
 export interface HubEventMap {
   transition: [StoredTransition];
+  /** A command was queued for this VM (wakes its agent's long-poll). */
   command: [string];
+  /** An agent reported a command's result. */
+  commandDone: [CommandRow];
+  /** A step attempt finished. */
+  attempt: [AttemptInfo];
+  /** An agent heartbeat was stored, for this VM. */
+  heartbeat: [string];
 }
 
 export class HubEvents extends EventEmitter<HubEventMap> {

@@ -78,6 +78,7 @@ export function agentRoutes(ctx: AgentsContext) {
           vm: Record<string, unknown>;
         };
         await ctx.store.heartbeat(req.params.vm, { identity: vm, agentVersion, health }, iso());
+        ctx.events.emit('heartbeat', req.params.vm);
         return { ok: true };
       },
     );
@@ -153,6 +154,7 @@ export function agentRoutes(ctx: AgentsContext) {
           subject: `command:${done.id}`,
           detail: done.result,
         });
+        ctx.events.emit('commandDone', done);
         return { ok: true };
       },
     );

@@ -17,9 +17,12 @@ import { PlanFeed } from './plan-feed.js';
 import { poolRoutes } from './routes-pools.js';
 import { Planner } from './planner.js';
 import { agentRoutes } from './routes-agents.js';
+import { dashboardRoutes } from './routes-dashboard.js';
 import { INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
 import { readRoutes } from './routes-read.js';
 import { rulesRoutes } from './routes-rules.js';
+import { streamRoutes } from './routes-stream.js';
+import { uiRoutes } from './routes-ui.js';
 import { RuleBook } from './rulebook.js';
 
 export interface HubOptions {
@@ -46,6 +49,8 @@ export interface HubOptions {
   lbReconcileIntervalMs?: number;
   /** How long an event must have been over before the reconciler steps in (default 60 s). */
   lbReconcileGraceMs?: number;
+  /** Where the built dashboard is (default dist/web). */
+  webDir?: string;
 }
 
 export interface Hub {
@@ -87,7 +92,10 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     baseBackoffMs: o.baseBackoffMs,
     eventUrl: (key) => `${publicUrl}/api/v1/events/${key}`,
     notifyCommand: (vm) => events.emit('command', vm),
-    onAttempt: o.onAttempt,
+    onAttempt: (a) => {
+      o.onAttempt?.(a);
+      events.emit('attempt', a);
+    },
   });
   const planner = new Planner({
     store: o.store,
@@ -150,6 +158,10 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   );
   await app.register(rulesRoutes({ store: o.store, auth, rules, now, onRedrive: () => executor.wake() }));
   await app.register(poolRoutes({ store: o.store, auth, budgets, now }));
+  const staleAfterMs = o.staleAfterMs ?? 120_000;
+  await app.register(dashboardRoutes({ store: o.store, auth, events, rules, now, staleAfterMs }));
+  await app.register(streamRoutes({ auth, events, now }));
+  await app.register(uiRoutes({ webDir: o.webDir }));
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // One hub owns a SQLite file: whatever was running when it last stopped is not running now.

@@ -40,6 +40,13 @@ describe('forewarn demo', () => {
     );
     await waitFor(() => out.includes('LB      worker-01 back in the pool'), 40_000, 100);
     expect(out).toMatch(/hub API\s+http:\/\/127\.0\.0\.1:\d+\/api\/v1\/events/);
+    const dashboard =
+      /dashboard\s+(http:\/\/127\.0\.0\.1:\d+)\/\s+\(log in with the operator token (\S+)\)/.exec(out);
+    expect(dashboard).not.toBeNull();
+    const me = await fetch(`${dashboard![1]}/api/v1/dashboard/me`, {
+      headers: { authorization: `Bearer ${dashboard![2]}` },
+    });
+    expect(await me.json()).toEqual({ name: 'demo', role: 'admin' });
     expect(out).toMatch(/EVENT\s+freeze of web-01,web-04 scheduled/);
     expect(out).toMatch(/EVENT\s+reboot of worker-01 started/);
     expect(out).not.toMatch(/"level":50/); // no error logged

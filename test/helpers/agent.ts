@@ -10,10 +10,10 @@ export function tempDir(prefix = 'forewarn-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export function startAgent(overrides: Record<string, unknown>, file?: string) {
+export function startAgent(overrides: Record<string, unknown>, file?: string, tags?: Record<string, string>) {
   const config = loadAgentConfig(file, {}, { 'poll.interval': '200ms', stateDir: tempDir(), ...overrides });
   const log = pino({ level: process.env.FOREWARN_TEST_LOG ?? 'silent' });
-  const built = buildAgent(config, { name: String(overrides.vm) }, log);
+  const built = buildAgent(config, { name: String(overrides.vm), ...(tags ? { tags } : {}) }, log);
   built.agent.start();
   return { ...built, config };
 }
