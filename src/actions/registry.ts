@@ -1,9 +1,12 @@
 // The actions the hub knows, by name. A new action is one file plus one line here.
 import type { Action } from './action.js';
 import { approveAction, runHookAction } from './agent-command.js';
+import { createEmailAction } from './email.js';
 import { logAction } from './log.js';
 import { webhookAction } from './webhook.js';
 
 export function defaultActions(): Map<string, Action> {
-  return new Map([webhookAction, logAction, approveAction, runHookAction].map((a) => [a.kind, a]));
+  return new Map(
+    [webhookAction, logAction, approveAction, runHookAction, createEmailAction()].map((a) => [a.kind, a]),
+  );
 }
