@@ -1,12 +1,22 @@
 // The actions the hub knows, by name. A new action is one file plus one line here.
 import type { Action } from './action.js';
 import { approveAction, runHookAction } from './agent-command.js';
+import { commandAction } from './command.js';
 import { createEmailAction } from './email.js';
 import { logAction } from './log.js';
+import { createSyslogAction } from './syslog.js';
 import { webhookAction } from './webhook.js';
 
 export function defaultActions(): Map<string, Action> {
   return new Map(
-    [webhookAction, logAction, approveAction, runHookAction, createEmailAction()].map((a) => [a.kind, a]),
+    [
+      webhookAction,
+      logAction,
+      approveAction,
+      runHookAction,
+      createEmailAction(),
+      createSyslogAction(),
+      commandAction,
+    ].map((a) => [a.kind, a]),
   );
 }
