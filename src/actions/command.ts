@@ -120,7 +120,8 @@ export const commandAction: Action = {
       for (const [k, v] of Object.entries((params.env as Record<string, unknown> | undefined) ?? {}))
         extra[k] = isSecretRef(v) ? resolveSecret(v, `command: env/${k}`) : String(v);
     } catch (err) {
-      return { ok: false, retryable: true, detail: (err as Error).message };
+      // A missing variable or file needs the operator (then a redrive), not a retry.
+      return { ok: false, retryable: false, detail: (err as Error).message };
     }
     const max = (params.maxOutput as number | undefined) ?? DEFAULT_MAX_OUTPUT;
     const timeoutMs = params.timeout === undefined ? undefined : parseDuration(params.timeout as string);

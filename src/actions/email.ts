@@ -217,7 +217,8 @@ async function send(items: Rendered[]): Promise<ActionResult> {
     password = isSecretRef(s.password) ? resolveSecret(s.password, 'email: server/password') : undefined;
     ca = s.caFile ? readFileSync(s.caFile, 'utf8') : undefined;
   } catch (err) {
-    return { ok: false, retryable: true, detail: (err as Error).message };
+    // A missing variable or file needs the operator (then a redrive), not a retry.
+    return { ok: false, retryable: false, detail: (err as Error).message };
   }
   const transport = nodemailer.createTransport({
     host: s.host,

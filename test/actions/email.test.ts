@@ -132,13 +132,13 @@ describe('email', () => {
     expect(smtp.list()).toHaveLength(0);
   });
 
-  it('a missing password variable is retryable (it may be set on restart) and says which', async () => {
+  it('a missing password variable is not retryable (the operator sets it, then redrives) and says which', async () => {
     smtp = await startMailCapture();
     const result = await createEmailAction().run(
       actionContext(),
       base({}, { user: 'alerts', password: { env: 'FW_TEST_NOT_SET_ANYWHERE' } }),
     );
-    expect(result).toMatchObject({ ok: false, retryable: true });
+    expect(result).toMatchObject({ ok: false, retryable: false });
     expect(!result.ok && result.detail).toContain('FW_TEST_NOT_SET_ANYWHERE is not set');
   });
 
