@@ -12,7 +12,7 @@ export interface ActionContext {
   vm: string;
   rule: string;
   step: string;
-  phase: 'do' | 'undo';
+  phase: 'do' | 'undo' | 'notice';
   /** Stable across retries, redrives and restarts: receivers dedupe on it. */
   idempotencyKey: string;
   attempt: number;

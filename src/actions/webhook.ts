@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { retryAfterMs } from '../sources/metadata-http.js';
 import type { Action, ActionContext, ActionResult } from './action.js';
 import { ActionConfigError } from './action.js';
-import { checkTimeZone, CONTEXT_ROOTS } from './event-context.js';
+import { checkTimeZone, CONTEXT_ROOTS, noticeOf } from './event-context.js';
 import { isSecretRef, resolveSecret, stringOrSecret } from './secrets.js';
 import { checkTemplate, renderTemplate } from './template.js';
 import { PRESETS, presetBody, type Preset } from './webhook-presets.js';
@@ -39,11 +39,17 @@ const PAYLOAD_ROOTS = {
   eventUrl: 1,
   idempotencyKey: 1,
   deadline: 1,
+  notice: 1,
 };
 
 /** The payload every webhook gets unless `body` says otherwise; also the template context. */
-export function standardPayload(ctx: ActionContext): Record<string, unknown> {
+export function standardPayload(
+  ctx: ActionContext,
+  params: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const notice = noticeOf(params);
   return {
+    ...(notice ? { notice } : {}),
     rule: ctx.rule,
     step: ctx.step,
     phase: ctx.phase,
@@ -115,7 +121,7 @@ export const webhookAction: Action = {
   },
 
   async run(ctx, params): Promise<ActionResult> {
-    const payload = standardPayload(ctx);
+    const payload = standardPayload(ctx, params);
     const data = params.preset
       ? presetBody(params.preset as Preset, ctx, params)
       : params.body === undefined

@@ -9,6 +9,7 @@ import type { Action, ActionResult } from '../actions/action.js';
 import { backoffDelay } from '../agent/backoff.js';
 import type { Transition } from '../core/event.js';
 import type { StepOutcome, StepRow, Store } from '../store/store.js';
+import type { HubEvents } from './hub-events.js';
 
 export interface ExecutorOptions {
   store: Store;
@@ -21,6 +22,8 @@ export interface ExecutorOptions {
   baseBackoffMs?: number;
   eventUrl: (eventKey: string) => string;
   notifyCommand: (vm: string) => void;
+  /** Where step starts and outcomes are announced (lifecycle notices). */
+  events?: HubEvents;
   /** Told about every finished attempt (the demo prints them; the dashboard will stream them). */
   onAttempt?: (info: {
     step: StepRow;
@@ -142,6 +145,11 @@ export class Executor {
         outcome,
         this.iso(),
       );
+      this.o.events?.emit('step', {
+        stage: 'finished',
+        ...{ runKey: step.runKey, step: step.name, action: step.action, attempt: step.attempts },
+        ...{ outcome: outcome.status, ok: result.ok, detail: result.detail },
+      });
     };
     const run = await this.o.store.getRun(step.runKey);
     // The run's snapshot is what actions see; only old runs without one read the event's history.
@@ -171,6 +179,10 @@ export class Executor {
     if (!action) {
       result = { ok: false, retryable: false, detail: `unknown action ${step.action}` };
     } else {
+      this.o.events?.emit('step', {
+        ...{ stage: 'started', runKey: step.runKey, step: step.name, action: step.action },
+        attempt: step.attempts,
+      });
       const timeout = AbortSignal.timeout(step.timeoutMs);
       const signal = AbortSignal.any([timeout, this.abort.signal]);
       try {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { parseDuration } from '../core/time.js';
 import type { EventRow, NewStep, Store } from '../store/store.js';
-import type { StoredTransition } from './hub-events.js';
+import type { HubEvents, StoredTransition } from './hub-events.js';
 import { explain, type RuleT, type StepT } from './rules.js';
 
 export interface PlannerOptions {
@@ -17,6 +17,8 @@ export interface PlannerOptions {
   onPlanned: () => void;
   /** Counts matches per rule for the rules page. */
   onMatch?: (rule: string, matched: boolean) => void;
+  /** Where new runs and ended events are announced (lifecycle notices). */
+  events?: HubEvents;
 }
 
 export const STEP_DEFAULTS = { timeoutMs: 30_000, maxAttempts: 30, maxBackoffMs: 60_000 };
@@ -81,8 +83,10 @@ export class Planner {
         for (const run of existing) await this.o.store.retimePending(run.key, iso, iso);
       }
       if (t.transition === 'completed' || t.transition === 'canceled') {
-        for (const run of existing)
+        for (const run of existing) {
           await this.o.store.skipPending(run.key, `event ${t.transition} before this step ran`, iso);
+          this.o.events?.emit('run', { kind: t.transition, runKey: run.key });
+        }
         created += await this.planUndo(
           event,
           vm,
@@ -104,8 +108,12 @@ export class Planner {
         // NotBefore is a deadline only for steps planned before the event begins.
         const before = t.transition === 'scheduled' || t.transition === 'rescheduled';
         const steps = planSteps(rule.steps, key, before ? event.notBefore : undefined, now, 'do');
-        if (await this.createRun(key, rule.name, event, vm, 'do', t, steps, iso, { clauses: result.clauses }))
+        if (
+          await this.createRun(key, rule.name, event, vm, 'do', t, steps, iso, { clauses: result.clauses })
+        ) {
           created++;
+          this.o.events?.emit('run', { kind: 'received', runKey: key });
+        }
       }
     }
     if (created) this.o.onPlanned();

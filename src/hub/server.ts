@@ -11,6 +11,7 @@ import { Authenticator, type AuthConfig } from './auth.js';
 import { Executor, type ExecutorOptions } from './executor.js';
 import { HubEvents } from './hub-events.js';
 import { HubMetrics } from './metrics.js';
+import { Notices } from './notices.js';
 import { Planner } from './planner.js';
 import { agentRoutes } from './routes-agents.js';
 import { INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
@@ -75,6 +76,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     eventUrl: (key) => `${publicUrl}/api/v1/events/${key}`,
     notifyCommand: (vm) => events.emit('command', vm),
     onAttempt: o.onAttempt,
+    events,
   });
   const planner = new Planner({
     store: o.store,
@@ -83,7 +85,17 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     now,
     onPlanned: () => executor.wake(),
     onMatch: (r, m) => rules.count(r, m),
+    events,
   });
+  const notices = new Notices({
+    store: o.store,
+    rules: () => rules.all(),
+    events,
+    log,
+    now,
+    onPlanned: () => executor.wake(),
+  });
+  notices.start();
 
   // Planning is durable: a transition is marked planned only after its runs are written, and
   // anything unplanned (the hub died in between) is planned again at start. Runs are idempotent.
@@ -207,6 +219,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       await app.close();
       await planning;
       await executor.stop();
+      await notices.stop();
     },
     idle: () => plan(),
   };
