@@ -35,6 +35,8 @@ export interface MailCaptureOptions {
   reject?: { recipients: RegExp; code: number };
   /** Keep at most this many mails (oldest dropped). Default 500. */
   max?: number;
+  /** Told about each mail as it arrives (the demo prints a line). */
+  onMail?: (mail: CapturedMail) => void;
 }
 
 export interface MailCapture {
@@ -105,6 +107,7 @@ export async function startMailCapture(o: MailCaptureOptions = {}): Promise<Mail
             user: typeof session.user === 'string' ? session.user : undefined,
           });
           if (mails.length > max) mails.splice(0, mails.length - max);
+          o.onMail?.(mails[mails.length - 1]!);
           for (const w of waiters) w();
           cb();
         },

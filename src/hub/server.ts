@@ -11,10 +11,12 @@ import { Authenticator, type AuthConfig } from './auth.js';
 import { Executor, type ExecutorOptions } from './executor.js';
 import { HubEvents } from './hub-events.js';
 import { HubMetrics } from './metrics.js';
+import type { MailCapture } from './mail-capture.js';
 import { Notices } from './notices.js';
 import { Planner } from './planner.js';
 import { agentRoutes } from './routes-agents.js';
 import { INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
+import { mailRoutes } from './routes-mail.js';
 import { readRoutes } from './routes-read.js';
 import { rulesRoutes } from './routes-rules.js';
 import { RuleBook } from './rulebook.js';
@@ -37,6 +39,8 @@ export interface HubOptions {
   onAttempt?: ExecutorOptions['onAttempt'];
   /** Release every step lease at start (right for a single hub on SQLite). Default true. */
   releaseLeasesAtStart?: boolean;
+  /** The demo's capture SMTP server: its mails are listed at GET /api/v1/demo/mail. */
+  mailCapture?: MailCapture;
 }
 
 export interface Hub {
@@ -177,6 +181,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     readRoutes({ store: o.store, auth, metrics, now, staleAfterMs: o.staleAfterMs ?? 120_000 }),
   );
   await app.register(rulesRoutes({ store: o.store, auth, rules, now, onRedrive: () => executor.wake() }));
+  if (o.mailCapture) await app.register(mailRoutes({ auth, capture: o.mailCapture }));
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // One hub owns a SQLite file: whatever was running when it last stopped is not running now.
