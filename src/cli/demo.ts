@@ -57,7 +57,7 @@ export function demoCommand(): Command {
       });
       const rulesText = readFileSync(o.rules, 'utf8')
         .replaceAll('{{LB_URL}}', lbUrl)
-        .replaceAll('{{SMTP_PORT}}', String(mail.port));
+        .replaceAll("'{{SMTP_PORT}}'", String(mail.port)); // quoted in the file, a number once filled in
       const store = new SqliteStore(join(o.data, 'hub.db'));
       const hub = await createHub({
         store,
