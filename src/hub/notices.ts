@@ -81,10 +81,12 @@ export class Notices {
 
   private async notify(kinds: NoticeKind[], runKey: string, info: NoticeInfo, about: string): Promise<void> {
     if (runKey.includes(MARK)) return; // no notices about notices
+    // A run key starts with its rule's name (names cannot contain '|'): rules without `notify`
+    // cost no store read, so the executor's hot path stays as it was.
+    const rule = this.o.rules().find((r) => r.name === runKey.slice(0, runKey.indexOf('|')));
+    if (!rule?.notify?.length) return;
     const run = await this.o.store.getRun(runKey);
     if (!run) return;
-    const rule = this.o.rules().find((r) => r.name === run.rule);
-    if (!rule?.notify?.length) return;
     const event = run.snapshot ?? (await this.o.store.getEventRow(run.eventKey));
     if (!event) return;
     const now = this.o.now();
