@@ -179,7 +179,12 @@ export function compose(items: Rendered[]): {
 } {
   if (items.length === 1) return { ...items[0]!, messageKey: items[0]!.key };
   const counts = new Map<string, number>();
-  for (const i of items) counts.set(String(i.context.type), (counts.get(String(i.context.type)) ?? 0) + 1);
+  for (const i of items) {
+    // "reboot scheduled ×2, freeze canceled ×1, dead-lettered ×1": what happened, not just the type.
+    const notice = i.context.notice as { kind: string } | null;
+    const label = notice ? notice.kind : `${String(i.context.type)} ${String(i.context.transition)}`;
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+  }
   const summary = [...counts].map(([t, n]) => `${t} ×${n}`).join(', ');
   const vms = [...new Set(items.map((i) => String(i.context.vm)))].join(', ');
   const tmpl = (items[0]!.params.digestSubject as string | undefined) ?? DEFAULT_TEMPLATES.digestSubject;

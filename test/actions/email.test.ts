@@ -187,7 +187,7 @@ describe('email', () => {
     const mails = await smtp.waitFor(2);
     expect(mails).toHaveLength(2);
     const digest = mails.find((m) => m.to.includes('admin@example.org'))!;
-    expect(digest.subject).toBe('[forewarn] 3 maintenance events: reboot ×2, freeze ×1');
+    expect(digest.subject).toBe('[forewarn] 3 maintenance events: reboot scheduled ×2, freeze scheduled ×1');
     for (const c of ctxs) {
       expect(digest.text).toContain(`VM:          ${c.vm}`);
       expect(digest.html).toContain(`<td>${c.vm}</td>`);

@@ -42,7 +42,8 @@ describe('forewarn demo', () => {
     // The platform's freeze of two VMs reached the administrator as one digest mail, captured by
     // the demo's own SMTP server and listed by the API.
     await waitFor(
-      () => /MAIL\s+to admin@demo\.invalid: \[forewarn\] \d+ maintenance events: freeze ×2/.test(out),
+      () =>
+        /MAIL\s+to admin@demo\.invalid: \[forewarn\] \d+ maintenance events: .*freeze scheduled ×2/.test(out),
       40_000,
       100,
     );
@@ -54,7 +55,7 @@ describe('forewarn demo', () => {
     const body = (await res.json()) as {
       mails: { subject: string; text: string; html: string; to: string[] }[];
     };
-    const digest = body.mails.find((m) => m.subject.includes('freeze ×2'))!;
+    const digest = body.mails.find((m) => m.subject.includes('freeze scheduled ×2'))!;
     // The approval's lifecycle notice went to the same administrator (in a digest, or alone).
     expect(
       body.mails.some((m) =>

@@ -56,7 +56,7 @@ describe('email digests through the hub', () => {
     expect(steps.map((s) => s.status)).toEqual(Array(5).fill('succeeded'));
     const mails = smtp!.list();
     expect(mails).toHaveLength(1);
-    expect(mails[0]!.subject).toBe('[forewarn] 5 maintenance events: reboot ×5');
+    expect(mails[0]!.subject).toBe('[forewarn] 5 maintenance events: reboot scheduled ×5');
     for (const vm of vms) expect(mails[0]!.text).toContain(`VM:          ${vm}`);
     const attempts = await h!.api('GET', `/api/v1/steps/${steps[0].id}`, undefined, READER);
     expect(attempts.body.attempts[0]).toMatchObject({ ok: true, detail: 'sent as a digest of 5' });
