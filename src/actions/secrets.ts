@@ -57,8 +57,29 @@ export function redactSecrets<T>(value: T, name = ''): T {
     if (isSecretRef(value)) return value;
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactSecrets(v, k)])) as T;
   }
-  // `keyId` names a key, it is not one; `secretEnv`/`secretFile` name where one lives.
-  if (typeof value === 'string' && SECRET_NAME.test(name) && !/^(keyId|secretEnv|secretFile)$/.test(name))
+  // `keyId` names a key, it is not one; `secretEnv`/`secretFile` name where one lives; a value
+  // that is only a placeholder is filled from the event, not a secret.
+  if (
+    typeof value === 'string' &&
+    SECRET_NAME.test(name) &&
+    !/^(keyId|secretEnv|secretFile)$/.test(name) &&
+    !/^\{\{[^{}]+\}\}$/.test(value.trim())
+  )
     return REDACTED as T;
   return value;
+}
+
+/** A rule as the API shows it: the `with:` of its steps, undo steps and notices redacted. */
+export function redactRule<T extends object>(rule: T): T {
+  const r = rule as Record<string, unknown>;
+  const steps = (list: unknown) =>
+    Array.isArray(list)
+      ? list.map((s: Record<string, unknown>) => (s && s.with ? { ...s, with: redactSecrets(s.with) } : s))
+      : list;
+  return {
+    ...r,
+    ...(r.steps ? { steps: steps(r.steps) } : {}),
+    ...(r.undo ? { undo: steps(r.undo) } : {}),
+    ...(r.notify ? { notify: steps(r.notify) } : {}),
+  } as T;
 }

@@ -101,7 +101,10 @@ describe('secrets in action params', () => {
     const rules = [
       {
         name: 'tell-admin',
-        match: { types: ['reboot'] },
+        match: {
+          types: ['reboot'],
+          filters: [{ operatorType: 'StringIn', key: 'data.type', values: ['reboot'] }],
+        },
         steps: [
           {
             name: 'hook',
@@ -139,6 +142,8 @@ describe('secrets in action params', () => {
     for (const secret of ['inline-token-999', 'smtp-pass-from-env-555', 'signing-key-from-file-777'])
       expect(text).not.toContain(secret);
     const steps = list.body.rules[0].steps;
+    // Only what is under with: is redacted: a filter's key is not a secret.
+    expect(list.body.rules[0].match.filters[0].key).toBe('data.type');
     expect(steps[0].with.headers).toEqual({ authorization: '[redacted]', 'x-team': 'ops' });
     expect(steps[0].with.secret).toEqual({ file: join(dir, 'signing.key') });
     expect(steps[1].with.server.password).toEqual({ env: 'FW_TEST_SMTP_PASS' });
