@@ -103,6 +103,11 @@ export function createSyslogAction(): Action {
         checkTemplate(params[f], CONTEXT_ROOTS, `syslog: ${f}`);
       }
     },
+    async close() {
+      const all = [...senders.values()];
+      senders.clear();
+      await Promise.allSettled(all.map((s) => s.close()));
+    },
     async run(ctx, params): Promise<ActionResult> {
       const context = eventContext(ctx, params);
       const byType = (params.byType as Record<string, Level> | undefined)?.[ctx.event.type] ?? {};

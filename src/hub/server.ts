@@ -225,6 +225,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       await planning;
       await executor.stop();
       await notices.stop();
+      await Promise.allSettled([...actions.values()].map((a) => a.close?.()));
     },
     idle: () => plan(),
   };

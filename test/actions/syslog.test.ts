@@ -15,7 +15,10 @@ describe.skipIf(skip !== undefined)(
     beforeAll(async () => {
       rs = await startRsyslog();
     }, 30_000);
-    afterAll(async () => rs?.stop());
+    afterAll(async () => {
+    await action.close?.();
+    await rs?.stop();
+  });
 
     const target = (transport: string) =>
       transport === 'unix'

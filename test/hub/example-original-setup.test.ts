@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../src/agent/config.js';
 import { loadHubConfig } from '../../src/hub/config.js';
+import { startMailCapture, type MailCapture } from '../../src/hub/mail-capture.js';
 import { tempDir } from '../helpers/agent.js';
 import { READER, startHub, type TestHub } from '../helpers/hub.js';
-import { maintenance } from '../helpers/hub-publish.js';
+import { cloudEvent, maintenance, publishOne } from '../helpers/hub-publish.js';
+import { parseRecord, rsyslogSkipReason, startRsyslog, type TestRsyslog } from '../helpers/rsyslog.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 let h: TestHub | undefined;
 afterEach(async () => {
@@ -61,3 +64,59 @@ describe('examples/original-setup', () => {
     expect(config.metadata ?? config).toMatchObject({ legacy: true, scheduledEvents: true });
   });
 });
+
+const skip = rsyslogSkipReason();
+
+describe.skipIf(skip !== undefined)(
+  `examples/original-setup end to end${skip ? ` (skipped: ${skip})` : ''}`,
+  () => {
+    let rs: TestRsyslog | undefined;
+    let smtp: MailCapture | undefined;
+    afterEach(async () => {
+      await rs?.stop();
+      await smtp?.close();
+      rs = smtp = undefined;
+    });
+
+    it('mails the administrator over STARTTLS with a login, and writes legacy events to rsyslog', async () => {
+      const tls = selfSignedCert();
+      rs = await startRsyslog();
+      smtp = await startMailCapture({ tls, users: { 'forewarn@example.com': 'from-the-env' } });
+      process.env.SMTP_PASSWORD = 'from-the-env';
+      const secretFile = join(tempDir(), 'agent-secret');
+      writeFileSync(secretFile, 'a-long-enough-agent-secret\n');
+      const config = loadHubConfig(
+        'examples/original-setup/hub.yaml',
+        {},
+        { 'auth.agentSecretFile': secretFile },
+      );
+      // Point the example's SMTP server and syslog receiver at the real ones this test started.
+      const [mailRule, syslogRule] = config.rules as any[];
+      const server = mailRule.steps[0].with.server;
+      Object.assign(server, { host: '127.0.0.1', port: smtp.port, caFile: tls.certFile });
+      mailRule.steps[0].with.groupWait = '1s';
+      syslogRule.steps[0].with.port = rs.tcpPort;
+      h = await startHub({ rules: config.rules });
+
+      const azure = maintenance('web-01');
+      const legacy = maintenance('web-02', { provider: 'azure-legacy' });
+      for (const data of [azure, legacy]) {
+        const res = await publishOne(h, h.agentToken(data.vm), cloudEvent(data));
+        expect(res.status, res.text).toBe(200);
+      }
+      const [mail] = await smtp.waitFor(1);
+      expect(mail).toMatchObject({ secure: true, user: 'forewarn@example.com', to: ['admin@example.com'] });
+      expect(mail!.subject).toMatch(/^\[forewarn\] reboot of web-01 scheduled, NotBefore /);
+      expect(mail!.text).toMatch(/\((Europe\/Berlin)\)/);
+      const [line] = (await rs.waitForLines(1, 10_000, (l) => l.includes(legacy.eventId))).map(parseRecord);
+      expect(line).toMatchObject({
+        input: 'imtcp',
+        facility: 'local3',
+        severity: 'warning',
+        appName: 'forewarn',
+      });
+      expect(line!.structuredData).toContain(`eventId="${legacy.eventId}"`);
+      expect(smtp.list()).toHaveLength(1); // the legacy event was not mailed
+    }, 30_000);
+  },
+);
