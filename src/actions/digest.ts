@@ -27,6 +27,7 @@ export class Digester<T, R> {
     signal: AbortSignal,
     onAbort: () => R,
   ): Promise<R> {
+    if (signal.aborted) return Promise.resolve(onAbort());
     return new Promise<R>((resolve) => {
       const member = { item, resolve };
       let group = this.open.get(key);

@@ -199,6 +199,22 @@ describe('email', () => {
     );
   });
 
+  it('a step that times out while its digest collects leaves the group (retryable); the rest is sent', async () => {
+    smtp = await startMailCapture();
+    const action = createEmailAction();
+    const params = base({ groupWait: '1500ms' });
+    const [late, onTime] = await Promise.all([
+      action.run(actionContext({ vm: 'gone-01', signal: AbortSignal.timeout(200) }), params),
+      action.run(actionContext({ vm: 'kept-01' }), params),
+    ]);
+    expect(late).toMatchObject({ ok: false, retryable: true });
+    expect(late.detail).toMatch(/lower groupWait below the step timeout/);
+    expect(onTime).toMatchObject({ ok: true, detail: 'sent' });
+    const [mail] = await smtp.waitFor(1);
+    expect(mail!.text).toContain('VM:          kept-01');
+    expect(mail!.text).not.toContain('gone-01');
+  });
+
   it('a digest that cannot be delivered fails every grouped step the same way', async () => {
     smtp = await startMailCapture({ reject: { recipients: /admin@/, code: 550 } });
     const action = createEmailAction();
