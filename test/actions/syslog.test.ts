@@ -16,9 +16,9 @@ describe.skipIf(skip !== undefined)(
       rs = await startRsyslog();
     }, 30_000);
     afterAll(async () => {
-    await action.close?.();
-    await rs?.stop();
-  });
+      await action.close?.();
+      await rs?.stop();
+    });
 
     const target = (transport: string) =>
       transport === 'unix'
