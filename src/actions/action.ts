@@ -12,7 +12,7 @@ export interface ActionContext {
   vm: string;
   rule: string;
   step: string;
-  phase: 'do' | 'undo';
+  phase: 'do' | 'undo' | 'notice';
   /** Stable across retries, redrives and restarts: receivers dedupe on it. */
   idempotencyKey: string;
   attempt: number;
@@ -43,6 +43,8 @@ export interface Action {
   /** Checks a step's `with:` when rules load, so a typo fails at load time, not at 3 a.m. */
   validate(params: Record<string, unknown>): void;
   run(ctx: ActionContext, params: Record<string, unknown>): Promise<ActionResult>;
+  /** Releases what the action keeps between runs (connections); the hub calls it when it stops. */
+  close?(): Promise<void>;
 }
 
 export class ActionConfigError extends Error {

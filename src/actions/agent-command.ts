@@ -10,6 +10,9 @@ import { ActionConfigError } from './action.js';
  */
 export const APPROVE_EARLY_TYPES = ['reboot', 'freeze'];
 
+/** How a policy refusal starts its detail (a succeeded step that approved nothing). */
+export const NOT_APPROVED = 'not approved early by policy';
+
 /** The approval policy of an `approve` step: which types and origins may be approved early. */
 function policyRefusal(ctx: ActionContext, params: Record<string, unknown>): string | undefined {
   const types = (params.types as string[] | undefined) ?? APPROVE_EARLY_TYPES;
@@ -66,7 +69,7 @@ function commandAction(kind: 'approve' | 'run-hook'): Action {
         // Not an error: the policy keeps this one for the platform's own time (NotBefore).
         return {
           ok: true,
-          detail: `not approved early by policy (${refusal}); the platform starts it at NotBefore`,
+          detail: `${NOT_APPROVED} (${refusal}); the platform starts it at NotBefore`,
           output: { approved: false, reason: refusal },
         };
       }

@@ -3,14 +3,24 @@ import type { Action } from './action.js';
 import { approveAction, runHookAction } from './agent-command.js';
 import { haproxyAction } from './haproxy.js';
 import { httpLbAction } from './http-lb.js';
+import { commandAction } from './command.js';
+import { createEmailAction } from './email.js';
 import { logAction } from './log.js';
+import { createSyslogAction } from './syslog.js';
 import { webhookAction } from './webhook.js';
 
 export function defaultActions(): Map<string, Action> {
   return new Map(
-    [webhookAction, logAction, approveAction, runHookAction, haproxyAction, httpLbAction].map((a) => [
-      a.kind,
-      a,
-    ]),
+    [
+      webhookAction,
+      logAction,
+      approveAction,
+      runHookAction,
+      createEmailAction(),
+      createSyslogAction(),
+      commandAction,
+      haproxyAction,
+      httpLbAction,
+    ].map((a) => [a.kind, a]),
   );
 }

@@ -1,21 +1,55 @@
 // `webhook`: POST the event as JSON or as a CloudEvent, signed with HMAC-SHA256 over timestamp
 // and body (with a key id for rotation), an Idempotency-Key that survives retries, custom
 // headers and a templated body. Statuses follow Event Grid: 200–204 succeed; 400, 401, 403, 404,
-// 410, 413 and 415 will not heal by retrying; 429/503 honour Retry-After.
+// 410, 413 and 415 will not heal by retrying; 429/503 honour Retry-After. `preset` (slack, teams,
+// chat) builds the body a chat service expects. The URL, the signing key and header values may
+// be secrets given as {env: NAME} / {file: path} (a Slack webhook URL is a credential).
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { request } from 'undici';
 import { retryAfterMs } from '../sources/metadata-http.js';
 import type { Action, ActionContext, ActionResult } from './action.js';
 import { ActionConfigError } from './action.js';
-import { renderTemplate } from './template.js';
+import { checkTimeZone, CONTEXT_ROOTS, noticeOf } from './event-context.js';
+import { isSecretRef, resolveSecret, stringOrSecret } from './secrets.js';
+import { checkTemplate, renderTemplate } from './template.js';
+import { PRESETS, presetBody, type Preset } from './webhook-presets.js';
 
 export const NON_RETRYABLE = new Set([400, 401, 403, 404, 410, 413, 415]);
-const FIELDS = new Set(['url', 'format', 'headers', 'body', 'secretEnv', 'secretFile', 'keyId']);
+const FIELDS = new Set([
+  'url',
+  'format',
+  'headers',
+  'body',
+  'secret',
+  'secretEnv',
+  'secretFile',
+  'keyId',
+  'preset',
+  'text',
+  'timeZone',
+]);
+
+const PAYLOAD_ROOTS = {
+  rule: 1,
+  step: 1,
+  phase: 1,
+  vm: 1,
+  transition: 1,
+  event: 1,
+  eventUrl: 1,
+  idempotencyKey: 1,
+  deadline: 1,
+  notice: 1,
+};
 
 /** The payload every webhook gets unless `body` says otherwise; also the template context. */
-export function standardPayload(ctx: ActionContext): Record<string, unknown> {
+export function standardPayload(
+  ctx: ActionContext,
+  params: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const notice = noticeOf(params);
   return {
+    ...(notice ? { notice } : {}),
     rule: ctx.rule,
     step: ctx.step,
     phase: ctx.phase,
@@ -32,13 +66,13 @@ export function signature(secret: string, timestamp: number, body: string, keyId
   return `t=${timestamp},kid=${keyId},v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
+/** The signing key: `secret: {env|file}`, or the older spellings `secretEnv` / `secretFile`. */
 function secretOf(params: Record<string, unknown>): string | undefined {
-  if (typeof params.secretEnv === 'string') {
-    const v = process.env[params.secretEnv];
-    if (!v) throw new ActionConfigError(`webhook: environment variable ${params.secretEnv} is not set`);
-    return v;
-  }
-  if (typeof params.secretFile === 'string') return readFileSync(params.secretFile, 'utf8').trim();
+  if (isSecretRef(params.secret)) return resolveSecret(params.secret, 'webhook: secret');
+  if (typeof params.secretEnv === 'string')
+    return resolveSecret({ env: params.secretEnv }, 'webhook: secretEnv');
+  if (typeof params.secretFile === 'string')
+    return resolveSecret({ file: params.secretFile }, 'webhook: secretFile');
   return undefined;
 }
 
@@ -46,12 +80,30 @@ export const webhookAction: Action = {
   kind: 'webhook',
   validate(params) {
     for (const k of Object.keys(params)) {
-      if (k === 'secret')
-        throw new ActionConfigError('webhook: give the signing key as secretEnv or secretFile, never inline');
+      if (k === 'secret' && !isSecretRef(params.secret))
+        throw new ActionConfigError(
+          'webhook: secret: give the signing key as {env: NAME} or {file: path} (or secretEnv / secretFile), never inline',
+        );
       if (!FIELDS.has(k)) throw new ActionConfigError(`webhook: unknown field ${k}`);
     }
-    if (typeof params.url !== 'string' || !/^https?:\/\//.test(params.url))
-      throw new ActionConfigError('webhook: url must be an http(s) URL');
+    if (!isSecretRef(params.url) && (typeof params.url !== 'string' || !/^https?:\/\//.test(params.url)))
+      throw new ActionConfigError('webhook: url must be an http(s) URL (or {env: NAME} / {file: path})');
+    if (params.preset !== undefined) {
+      if (!PRESETS.includes(params.preset as Preset))
+        throw new ActionConfigError(`webhook: preset must be one of ${PRESETS.join(', ')}`);
+      if (params.body !== undefined || params.format !== undefined)
+        throw new ActionConfigError(
+          'webhook: preset builds the body itself; drop body/format, or drop preset',
+        );
+    } else if (params.text !== undefined || params.timeZone !== undefined) {
+      throw new ActionConfigError('webhook: text and timeZone go with a preset');
+    }
+    if (params.text !== undefined) {
+      if (typeof params.text !== 'string')
+        throw new ActionConfigError('webhook: text must be a template string');
+      checkTemplate(params.text, CONTEXT_ROOTS, 'webhook: text');
+    }
+    checkTimeZone(params.timeZone, 'webhook: timeZone');
     if (params.format !== undefined && params.format !== 'json' && params.format !== 'cloudevents') {
       throw new ActionConfigError('webhook: format must be json or cloudevents');
     }
@@ -59,18 +111,36 @@ export const webhookAction: Action = {
       params.headers !== undefined &&
       (typeof params.headers !== 'object' ||
         params.headers === null ||
-        Object.values(params.headers).some((v) => typeof v !== 'string'))
+        Object.values(params.headers).some((v) => typeof v !== 'string' && !isSecretRef(v)))
     ) {
-      throw new ActionConfigError('webhook: headers must map names to strings');
+      throw new ActionConfigError(
+        'webhook: headers must map names to strings (or {env: NAME} / {file: path})',
+      );
     }
+    if (params.body !== undefined) checkTemplate(params.body, Object.keys(PAYLOAD_ROOTS), 'webhook: body');
   },
 
   async run(ctx, params): Promise<ActionResult> {
-    const payload = standardPayload(ctx);
-    const data = params.body === undefined ? payload : renderTemplate(params.body, payload);
+    const payload = standardPayload(ctx, params);
+    const data = params.preset
+      ? presetBody(params.preset as Preset, ctx, params)
+      : params.body === undefined
+        ? payload
+        : renderTemplate(params.body, payload);
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries((params.headers as Record<string, string> | undefined) ?? {}))
-      headers[k.toLowerCase()] = String(renderTemplate(v, payload));
+    let url: string;
+    let secret: string | undefined;
+    try {
+      url = stringOrSecret(params.url, 'webhook: url')!;
+      secret = secretOf(params);
+      for (const [k, v] of Object.entries((params.headers as Record<string, unknown> | undefined) ?? {}))
+        headers[k.toLowerCase()] = isSecretRef(v)
+          ? resolveSecret(v, `webhook: headers/${k}`)
+          : String(renderTemplate(v, payload));
+    } catch (err) {
+      // A missing variable or file needs the operator (then a redrive), not a retry.
+      return { ok: false, retryable: false, detail: (err as Error).message };
+    }
     let body: string;
     if (params.format === 'cloudevents') {
       headers['content-type'] = 'application/cloudevents+json; charset=utf-8';
@@ -92,12 +162,6 @@ export const webhookAction: Action = {
     // The body is byte-identical on every retry; which attempt this is travels in a header.
     headers['forewarn-attempt'] = String(ctx.attempt);
     headers['user-agent'] = 'forewarn-hub';
-    let secret: string | undefined;
-    try {
-      secret = secretOf(params);
-    } catch (err) {
-      return { ok: false, retryable: false, detail: (err as Error).message };
-    }
     if (secret)
       headers['forewarn-signature'] = signature(
         secret,
@@ -108,7 +172,7 @@ export const webhookAction: Action = {
 
     let res;
     try {
-      res = await request(params.url as string, { method: 'POST', headers, body, signal: ctx.signal });
+      res = await request(url, { method: 'POST', headers, body, signal: ctx.signal });
     } catch (err) {
       return { ok: false, retryable: true, detail: `cannot deliver: ${(err as Error).message}` };
     }
@@ -121,7 +185,8 @@ export const webhookAction: Action = {
       retryable: !NON_RETRYABLE.has(res.statusCode),
       status: res.statusCode,
       retryAfterMs: res.statusCode === 429 || res.statusCode === 503 ? retryAfterMs(res.headers) : undefined,
-      detail: `${params.url as string} answered ${res.statusCode}`,
+      // The URL itself may be a secret (Slack, Teams): name only its origin.
+      detail: `${new URL(url).origin} answered ${res.statusCode}`,
       output,
     };
   },

@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { buildAgent } from './agent.js';
 import { loadAgentConfig } from '../agent/config.js';
 import { deriveAgentToken } from '../hub/auth.js';
+import { startMailCapture } from '../hub/mail-capture.js';
 import { createHub } from '../hub/server.js';
 import { readScenarioFile } from '../simulator/scenario.js';
 import { createSimulator } from '../simulator/server.js';
@@ -50,13 +51,20 @@ export function demoCommand(): Command {
       const simUrl = await sim.listen(o.simPort);
       const secret = randomBytes(24).toString('base64url');
       const admin = `demo-admin-${randomBytes(8).toString('hex')}`;
-      const rulesText = readFileSync(o.rules, 'utf8').replaceAll('{{LB_URL}}', lbUrl);
+      // A capture SMTP server: the sample rules mail the administrator here (GET /api/v1/demo/mail).
+      const mail = await startMailCapture({
+        onMail: (m) => say(`MAIL    to ${m.to.join(', ')}: ${m.subject}`),
+      });
+      const rulesText = readFileSync(o.rules, 'utf8')
+        .replaceAll('{{LB_URL}}', lbUrl)
+        .replaceAll("'{{SMTP_PORT}}'", String(mail.port)); // quoted in the file, a number once filled in
       const store = new SqliteThreadedStore(join(o.data, 'hub.db'));
       const hub = await createHub({
         store,
         auth: { agentSecret: secret, operators: [{ name: 'demo', role: 'admin', token: admin }] },
         rules: (parseYaml(rulesText) as { rules: unknown[] }).rules,
         log: quiet,
+        mailCapture: mail,
         onAttempt: (a) => {
           if (a.rule === 'log-everything') return;
           say(
@@ -102,6 +110,7 @@ export function demoCommand(): Command {
           `  hub API      ${hubUrl}/api/v1/events     (token: ${admin})`,
           `  try          curl -s -H 'authorization: Bearer ${admin}' ${hubUrl}/api/v1/events | head -c 600`,
           `  fleet        curl -s -H 'authorization: Bearer ${admin}' ${hubUrl}/api/v1/fleet`,
+          `  mail         curl -s -H 'authorization: Bearer ${admin}' ${hubUrl}/api/v1/demo/mail   (SMTP capture on 127.0.0.1:${mail.port})`,
           `  simulator    ${simUrl}/sim/events     (schedule more: forewarn sim event schedule --type Reboot --vm web-03 --in 2m)`,
           `  rules        ${o.rules}`,
           '',
@@ -119,6 +128,7 @@ export function demoCommand(): Command {
         await store.close();
         await sim.close();
         await lb.close();
+        await mail.close();
         process.exit(0);
       };
       if (o.once) {

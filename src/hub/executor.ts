@@ -11,6 +11,7 @@ import type { Transition } from '../core/event.js';
 import type { ClaimedStep, FinishedAttempt, StepOutcome, StepRow, Store } from '../store/store.js';
 import type { Budgets } from './budgets.js';
 import { GroupCommit } from './group-commit.js';
+import type { HubEvents } from './hub-events.js';
 
 export interface ExecutorOptions {
   store: Store;
@@ -25,6 +26,8 @@ export interface ExecutorOptions {
   /** Pool budgets that disruptive steps must fit in (none: they run like any step). */
   budgets?: Budgets;
   notifyCommand: (vm: string) => void;
+  /** Where step starts and outcomes are announced (lifecycle notices). */
+  events?: HubEvents;
   /** Told about every finished attempt (the demo prints them; the dashboard will stream them). */
   onAttempt?: (info: {
     step: StepRow;
@@ -219,6 +222,11 @@ export class Executor {
           outcome,
           detail: result.detail,
         });
+      this.o.events?.emit('step', {
+        stage: 'finished',
+        ...{ runKey: step.runKey, step: step.name, action: step.action, attempt: step.attempts },
+        ...{ outcome: outcome.status, ok: result.ok, detail: result.detail },
+      });
     };
     const run = step.run ?? (await this.o.store.getRun(step.runKey));
     // The run's snapshot is what actions see; only old runs without one read the event's history.
@@ -249,6 +257,10 @@ export class Executor {
     if (!action) {
       result = { ok: false, retryable: false, detail: `unknown action ${step.action}` };
     } else {
+      this.o.events?.emit('step', {
+        ...{ stage: 'started', runKey: step.runKey, step: step.name, action: step.action },
+        attempt: step.attempts,
+      });
       const timeout = AbortSignal.timeout(step.timeoutMs);
       const signal = AbortSignal.any([timeout, this.abort.signal]);
       try {

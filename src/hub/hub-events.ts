@@ -11,6 +11,25 @@ export interface StoredTransition extends IncomingTransition {
 }
 
 export type AttemptInfo = Parameters<NonNullable<ExecutorOptions['onAttempt']>>[0];
+/** A step attempt began or ended (the executor emits these; src/hub/notices.ts listens). */
+export interface StepNotice {
+  stage: 'started' | 'finished';
+  runKey: string;
+  step: string;
+  action: string;
+  attempt: number;
+  /** For `finished`: the step's state after the attempt (pending = will retry). */
+  outcome?: 'succeeded' | 'pending' | 'dead';
+  ok?: boolean;
+  detail?: string;
+}
+
+/** Something happened to a run as a whole (the planner emits these). */
+export interface RunNotice {
+  /** received: a rule matched and its run was written; completed/canceled: the event ended. */
+  kind: 'received' | 'completed' | 'canceled';
+  runKey: string;
+}
 
 export interface HubEventMap {
   transition: [StoredTransition];
@@ -22,6 +41,8 @@ export interface HubEventMap {
   attempt: [AttemptInfo];
   /** An agent heartbeat was stored, for this VM. */
   heartbeat: [string];
+  step: [StepNotice];
+  run: [RunNotice];
 }
 
 export class HubEvents extends EventEmitter<HubEventMap> {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { parseDuration } from '../core/time.js';
 import type { EventRow, NewStep, PlannedRun, Store } from '../store/store.js';
-import type { StoredTransition } from './hub-events.js';
+import type { HubEvents, StoredTransition } from './hub-events.js';
 import { explain, mayMatch, type RuleT, type StepT } from './rules.js';
 
 export interface PlannerOptions {
@@ -17,6 +17,8 @@ export interface PlannerOptions {
   onPlanned: () => void;
   /** Counts matches per rule for the rules page. */
   onMatch?: (rule: string, matched: boolean) => void;
+  /** Where new runs and ended events are announced (lifecycle notices). */
+  events?: HubEvents;
 }
 
 export const STEP_DEFAULTS = { timeoutMs: 30_000, maxAttempts: 30, maxBackoffMs: 60_000 };
@@ -80,8 +82,13 @@ export class Planner {
     let created = 0;
     const commit = async (planned: number[]) => {
       const at = new Date(this.o.now()).toISOString();
-      const fresh = await this.o.store.commitPlan(pending.splice(0), planned, at);
-      created += fresh.filter(Boolean).length;
+      const runs = pending.splice(0);
+      const fresh = await this.o.store.commitPlan(runs, planned, at);
+      runs.forEach((r, i) => {
+        if (!fresh[i]) return;
+        created++;
+        if (r.run.phase === 'do') this.o.events?.emit('run', { kind: 'received', runKey: r.run.key });
+      });
     };
     for (const t of batch) {
       // What follows a schedule reads the runs written so far: write them first.
@@ -126,8 +133,10 @@ export class Planner {
           for (const run of existing) await this.o.store.retimePending(run.key, iso, iso);
         }
         if (t.transition === 'completed' || t.transition === 'canceled') {
-          for (const run of existing)
+          for (const run of existing) {
             await this.o.store.skipPending(run.key, `event ${t.transition} before this step ran`, iso);
+            this.o.events?.emit('run', { kind: t.transition, runKey: run.key });
+          }
           // The event is over for this VM: its pool slots go to the next VM waiting.
           if (await this.o.store.releaseSlots(event.key, vm)) this.o.onPlanned();
           this.planUndo(

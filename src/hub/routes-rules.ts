@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { TRANSITIONS, type Transition } from '../core/event.js';
+import { redactRule } from '../actions/secrets.js';
 import type { Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
 import { TransitionData } from './ingest-parse.js';
@@ -37,8 +38,9 @@ export function rulesRoutes(ctx: RulesContext) {
     const tags = ['rules'];
 
     app.get('/api/v1/rules', { schema: { tags }, preHandler: guard(ctx.auth, 'read') }, async () => ({
+      // Inline secret-looking values never leave the hub; {env}/{file} references are shown as written.
       rules: ctx.rules.all().map((r) => ({
-        ...r,
+        ...redactRule(r),
         source: ctx.rules.source(r.name),
         counts: ctx.rules.counts.get(r.name) ?? { matched: 0, evaluated: 0 },
       })),
@@ -69,9 +71,9 @@ export function rulesRoutes(ctx: RulesContext) {
             actor: actorOf(principalOf(req)),
             action: 'rule.put',
             subject: `rule:${rule.name}`,
-            detail: rule,
+            detail: redactRule(rule),
           });
-          return rule;
+          return redactRule(rule);
         } catch (err) {
           if (err instanceof RuleError)
             return reply.code(400).send({ error: 'Bad Request', message: err.message });

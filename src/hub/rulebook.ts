@@ -14,26 +14,42 @@ export class RuleBook {
     private readonly actions: Map<string, Action>,
   ) {}
 
-  /** Validates a rule completely (schema, durations, actions and their parameters). */
+  /**
+   * Validates a rule completely (schema, durations, actions and their parameters, notices). The
+   * message names the rule and the path of the bad field: `rule tell-admin: /rules/2/steps/0/with: …`.
+   */
   check(input: unknown, where = ''): RuleT {
+    try {
+      return this.checkInner(input, where);
+    } catch (err) {
+      const name = (input as { name?: unknown } | null)?.name;
+      if (err instanceof RuleError && typeof name === 'string' && name)
+        throw new RuleError(`rule ${name}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  private checkInner(input: unknown, where: string): RuleT {
     const rule = checkRule(input, where);
+    const checkAction = (path: string, kind: string, params: Record<string, unknown> | undefined) => {
+      const action = this.actions.get(kind);
+      if (!action)
+        throw new RuleError(
+          `${path}/action: unknown action ${kind}; one of ${[...this.actions.keys()].join(', ')}`,
+        );
+      try {
+        action.validate(params ?? {});
+      } catch (err) {
+        throw new RuleError(`${path}/with: ${(err as Error).message}`);
+      }
+    };
     for (const [phase, steps] of [
       ['steps', rule.steps],
       ['undo', rule.undo ?? []],
     ] as const) {
-      steps.forEach((s, i) => {
-        const action = this.actions.get(s.action);
-        if (!action)
-          throw new RuleError(
-            `${where}/${phase}/${i}/action: unknown action ${s.action}; one of ${[...this.actions.keys()].join(', ')}`,
-          );
-        try {
-          action.validate(s.with ?? {});
-        } catch (err) {
-          throw new RuleError(`${where}/${phase}/${i}/with: ${(err as Error).message}`);
-        }
-      });
+      steps.forEach((s, i) => checkAction(`${where}/${phase}/${i}`, s.action, s.with));
     }
+    (rule.notify ?? []).forEach((n, i) => checkAction(`${where}/notify/${i}`, n.action, n.with));
     return rule;
   }
 

@@ -46,6 +46,43 @@ export const Step = Type.Object(
 );
 export type StepT = Static<typeof Step>;
 
+/** What a rule can be told about (src/hub/notices.ts). */
+export const NOTICE_KINDS = [
+  'received',
+  'step-started',
+  'step-succeeded',
+  'step-failed',
+  'dead-lettered',
+  'approved',
+  'completed',
+  'canceled',
+] as const;
+export type NoticeKind = (typeof NOTICE_KINDS)[number];
+
+export const Notify = Type.Object(
+  {
+    on: Type.Array(Enum(NOTICE_KINDS), { minItems: 1, uniqueItems: true }),
+    action: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'email, webhook, syslog, command, log …',
+    }),
+    with: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    retry: Type.Optional(
+      Type.Object(
+        {
+          maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+          maxBackoff: Type.Optional(Duration),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    timeout: Type.Optional(Duration),
+  },
+  { additionalProperties: false },
+);
+export type NotifyT = Static<typeof Notify>;
+
 export const Match = Type.Object(
   {
     providers: Type.Optional(Type.Array(Enum(PROVIDERS))),
@@ -74,6 +111,12 @@ export const Rule = Type.Object(
     steps: Type.Array(Step, { minItems: 1, maxItems: 50 }),
     undo: Type.Optional(
       Type.Array(Step, { maxItems: 50, description: 'run on completed/canceled of a matched event' }),
+    ),
+    notify: Type.Optional(
+      Type.Array(Notify, {
+        maxItems: 20,
+        description: 'lifecycle notices: [{on: [step-failed, dead-lettered], action: email, with: {…}}]',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -114,6 +157,19 @@ export function checkRule(input: unknown, where = ''): RuleT {
       }
     });
   }
+  (rule.notify ?? []).forEach((n, i) => {
+    for (const [field, value] of [
+      ['timeout', n.timeout],
+      ['retry/maxBackoff', n.retry?.maxBackoff],
+    ] as const) {
+      if (value === undefined) continue;
+      try {
+        parseDuration(value);
+      } catch (err) {
+        throw new RuleError(`${where}/notify/${i}/${field}: ${(err as Error).message}`);
+      }
+    }
+  });
   return rule;
 }
 

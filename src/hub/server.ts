@@ -15,10 +15,13 @@ import { HubMetrics } from './metrics.js';
 import { Budgets, type PoolT } from './budgets.js';
 import { PlanFeed } from './plan-feed.js';
 import { poolRoutes } from './routes-pools.js';
+import type { MailCapture } from './mail-capture.js';
+import { Notices } from './notices.js';
 import { Planner } from './planner.js';
 import { agentRoutes } from './routes-agents.js';
 import { dashboardRoutes } from './routes-dashboard.js';
 import { INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
+import { mailRoutes } from './routes-mail.js';
 import { readRoutes } from './routes-read.js';
 import { rulesRoutes } from './routes-rules.js';
 import { streamRoutes } from './routes-stream.js';
@@ -51,6 +54,8 @@ export interface HubOptions {
   lbReconcileGraceMs?: number;
   /** Where the built dashboard is (default dist/web). */
   webDir?: string;
+  /** The demo's capture SMTP server: its mails are listed at GET /api/v1/demo/mail. */
+  mailCapture?: MailCapture;
 }
 
 export interface Hub {
@@ -96,6 +101,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       o.onAttempt?.(a);
       events.emit('attempt', a);
     },
+    events,
   });
   const planner = new Planner({
     store: o.store,
@@ -104,7 +110,17 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     now,
     onPlanned: () => executor.wake(),
     onMatch: (r, m) => rules.count(r, m),
+    events,
   });
+  const notices = new Notices({
+    store: o.store,
+    rules: () => rules.all(),
+    events,
+    log,
+    now,
+    onPlanned: () => executor.wake(),
+  });
+  notices.start();
 
   // Planning is durable: a transition is marked planned only after its runs are written, and
   // anything unplanned (the hub died in between) is planned again at start. Runs are idempotent.
@@ -162,6 +178,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   await app.register(dashboardRoutes({ store: o.store, auth, events, rules, now, staleAfterMs }));
   await app.register(streamRoutes({ auth, events, now }));
   await app.register(uiRoutes({ webDir: o.webDir }));
+  if (o.mailCapture) await app.register(mailRoutes({ auth, capture: o.mailCapture }));
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // One hub owns a SQLite file: whatever was running when it last stopped is not running now.
@@ -215,6 +232,8 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       await app.close();
       await feed.drain();
       await executor.stop();
+      await notices.stop();
+      await Promise.allSettled([...actions.values()].map((a) => a.close?.()));
     },
     idle: () => plan(),
   };

@@ -161,7 +161,8 @@ export interface RunRow {
   rule: string;
   eventKey: string;
   vm: string;
-  phase: 'do' | 'undo';
+  /** `notice`: a lifecycle notice's one-step run (src/hub/notices.ts). */
+  phase: 'do' | 'undo' | 'notice';
   triggerTransitionId: number;
   createdAt: string;
   /** The event when the rule matched; actions see this, so retries send identical bodies. */

@@ -39,6 +39,35 @@ describe('forewarn demo', () => {
       100,
     );
     await waitFor(() => out.includes('LB      worker-01 back in the pool'), 40_000, 100);
+    // The platform's freeze of two VMs reached the administrator as one digest mail, captured by
+    // the demo's own SMTP server and listed by the API.
+    await waitFor(
+      () =>
+        /MAIL\s+to admin@demo\.invalid: \[forewarn\] \d+ maintenance events: .*freeze scheduled ×2/.test(out),
+      40_000,
+      100,
+    );
+    const hubUrl = /hub API\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/v1\/events\s+\(token: (\S+)\)/.exec(out)!;
+    const res = await fetch(`${hubUrl[1]}/api/v1/demo/mail`, {
+      headers: { authorization: `Bearer ${hubUrl[2]}` },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      mails: { subject: string; text: string; html: string; to: string[] }[];
+    };
+    const digest = body.mails.find((m) => m.subject.includes('freeze scheduled ×2'))!;
+    // The approval's lifecycle notice went to the same administrator (in a digest, or alone).
+    expect(
+      body.mails.some((m) =>
+        `${m.subject}\n${m.text}`.includes('approved: user-reboots-now approve for worker-01'),
+      ),
+    ).toBe(true);
+    expect(digest.to).toEqual(['admin@demo.invalid']);
+    expect(digest.text).toMatch(/VM:\s+web-01/);
+    expect(digest.text).toMatch(/VM:\s+web-04/);
+    expect(digest.text).toMatch(/\(Europe\/Berlin\)/);
+    expect(digest.html).toContain('<a href="http://127.0.0.1:');
+    expect((await fetch(`${hubUrl[1]}/api/v1/demo/mail`)).status).toBe(401);
     expect(out).toMatch(/hub API\s+http:\/\/127\.0\.0\.1:\d+\/api\/v1\/events/);
     const dashboard =
       /dashboard\s+(http:\/\/127\.0\.0\.1:\d+)\/\s+\(log in with the operator token (\S+)\)/.exec(out);
