@@ -160,6 +160,14 @@ export class Executor {
   private async admit(step: StepRow, vm: string, eventKey: string): Promise<boolean> {
     const gate = await this.o.budgets!.gate(step, vm, eventKey);
     const iso = this.iso();
+    const record = (action: string, reason: string) =>
+      this.o.store.audit({
+        at: iso,
+        actor: 'executor',
+        action,
+        subject: `event:${eventKey}`,
+        detail: { vm, step: step.name, run: step.runKey, reason },
+      });
     if (gate.kind === 'run') {
       this.budgetOutcomes.inc({ outcome: 'run' });
       return true;
@@ -167,26 +175,14 @@ export class Executor {
     if (gate.kind === 'force') {
       this.budgetOutcomes.inc({ outcome: 'forced' });
       this.o.log.error({ step: step.name, run: step.runKey, vm }, `budget overridden: ${gate.reason}`);
-      await this.o.store.audit({
-        at: iso,
-        actor: 'executor',
-        action: 'budget.overridden',
-        subject: `event:${eventKey}`,
-        detail: { vm, step: step.name, run: step.runKey, reason: gate.reason },
-      });
+      await record('budget.overridden', gate.reason);
       return true;
     }
     this.budgetOutcomes.inc({ outcome: 'held' });
     if (step.heldReason !== gate.reason) {
       // Said once per change of reason, not every recheck.
       this.o.log.info({ step: step.name, run: step.runKey, vm, until: gate.until }, `held: ${gate.reason}`);
-      await this.o.store.audit({
-        at: iso,
-        actor: 'executor',
-        action: 'budget.held',
-        subject: `event:${eventKey}`,
-        detail: { vm, step: step.name, run: step.runKey, reason: gate.reason },
-      });
+      await record('budget.held', gate.reason);
     }
     await this.o.store.holdStep(step.id, gate.until, gate.reason, iso);
     return false;
