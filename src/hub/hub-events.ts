@@ -1,6 +1,7 @@
-// In-process notifications between the hub's rooms (ingest → planner, commands → long-polls).
+// In-process notifications between the hub's rooms (ingest → planner, commands → long-polls),
+// fed on replicas also by what the shared store says the other replicas did.
 import { EventEmitter } from 'node:events';
-import type { IncomingTransition } from '../store/store.js';
+import type { IncomingTransition, StoreChange } from '../store/store.js';
 
 export interface StoredTransition extends IncomingTransition {
   transitionId: number;
@@ -11,6 +12,8 @@ export interface StoredTransition extends IncomingTransition {
 export interface HubEventMap {
   transition: [StoredTransition];
   command: [string];
+  /** Something changed, on this hub or (shared store) any replica: dashboards refresh on it. */
+  change: [StoreChange];
 }
 
 export class HubEvents extends EventEmitter<HubEventMap> {

@@ -34,7 +34,7 @@ export interface HubOptions {
   /** Finished events older than this are pruned (default 30 days). */
   retentionMs?: number;
   onAttempt?: ExecutorOptions['onAttempt'];
-  /** Release every step lease at start (right for a single hub on SQLite). Default true. */
+  /** Release every step lease at start: right for a single hub on SQLite, wrong for replicas. Default true. */
   releaseLeasesAtStart?: boolean;
 }
 
@@ -74,7 +74,10 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     baseBackoffMs: o.baseBackoffMs,
     eventUrl: (key) => `${publicUrl}/api/v1/events/${key}`,
     notifyCommand: (vm) => events.emit('command', vm),
-    onAttempt: o.onAttempt,
+    onAttempt: (info) => {
+      if (!o.store.onChange) events.emit('change', { kind: 'step' });
+      o.onAttempt?.(info);
+    },
   });
   const planner = new Planner({
     store: o.store,
@@ -119,6 +122,27 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     return planning;
   };
   events.on('transition', () => void plan());
+
+  // Replicas on a shared store hear each other through it (the store's own changes included);
+  // a hub that owns its store hears only itself, and says so on the same `change` event.
+  let unsubscribe = () => {};
+  let tick: NodeJS.Timeout | undefined;
+  if (o.store.onChange) {
+    unsubscribe = o.store.onChange((change) => {
+      if (change.kind === 'transition') void plan();
+      else if (change.kind === 'steps') executor.wake();
+      else if (change.kind === 'command' && change.vm) events.emit('command', change.vm);
+      else if (change.kind === 'rules')
+        rules.load().catch((err: Error) => log.error({ err: err.message }, 'reloading rules failed'));
+      events.emit('change', change);
+    });
+    // Whoever holds the planning lease plans; if it died, the next one to ask takes over.
+    tick = setInterval(() => void plan(), 2000);
+    tick.unref();
+  } else {
+    events.on('transition', () => events.emit('change', { kind: 'transition' }));
+    events.on('command', (vm) => events.emit('change', { kind: 'command', vm }));
+  }
 
   const app = Fastify({
     logger: false,
@@ -168,7 +192,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // One hub owns a SQLite file: whatever was running when it last stopped is not running now.
-  // (Replicas sharing PostgreSQL will rely on lease expiry instead.)
+  // Replicas sharing PostgreSQL must not (another replica's attempt is running): lease expiry does it.
   if (o.releaseLeasesAtStart ?? true) {
     const released = await o.store.reapExpired(new Date(8.64e15).toISOString());
     if (released) log.warn({ released }, 'steps interrupted by the last stop are pending again');
@@ -204,6 +228,8 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     },
     async close() {
       clearInterval(pruner);
+      clearInterval(tick);
+      unsubscribe();
       await app.close();
       await planning;
       await executor.stop();

@@ -84,7 +84,11 @@ export class PostgresStore extends PostgresRuns implements Store {
     } catch (err) {
       await listener.close();
       await pool.end();
-      throw err;
+      const where = new URL(o.url);
+      throw new Error(
+        `postgres ${where.host}${where.pathname} (schema ${schema}): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     return new PostgresStore(pool, schema, listener, o.plannerLeaseMs ?? 15_000);
   }
