@@ -85,11 +85,14 @@ export class PostgresRuns implements RunStore {
     return (await on.query(text, values)).rows as Row[];
   }
 
-  /** One transaction: commits what `fn` did, or rolls all of it back. */
-  protected async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * One transaction: commits what `fn` did, or rolls all of it back. `snapshot`: a read-only one
+   * whose queries all see the same moment (SQLite's reads are atomic; several pooled queries are not).
+   */
+  protected async tx<T>(fn: (c: pg.PoolClient) => Promise<T>, snapshot = false): Promise<T> {
     const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
+      await client.query(snapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
       const result = await fn(client);
       await client.query('COMMIT');
       return result;

@@ -5,12 +5,12 @@
 // and every replica hears what the others changed (LISTEN/NOTIFY, see onChange).
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { ingestBatch } from './postgres-ingest.js';
 import { ChangeListener } from './postgres-listen.js';
 import { PostgresRuns, jsonText, parseText } from './postgres-runs.js';
 import { toCommand, toEvent, toTransition, toUnplanned, toVm, type Row } from './postgres-rows.js';
 import { migrate } from './postgres-schema.js';
 import {
-  eventKey,
   type AuditEntry,
   type CommandRow,
   type EventFilter,
@@ -35,17 +35,6 @@ export interface PostgresOptions {
   /** Told about a lost LISTEN connection (it is re-opened). */
   onListenError?: (err: Error) => void;
 }
-
-/** Same as the SQLite store: the same platform transition from several VMs shares this key. */
-function platformKey(t: IncomingTransition): string {
-  const base = `${eventKey(t.event.provider, t.event.eventId)}|${t.transition}`;
-  if (t.transition === 'scheduled') return `${base}|${t.event.notBefore ?? ''}`;
-  if (t.transition === 'rescheduled') return `${base}|${t.event.notBefore ?? ''}|${t.ceSource}|${t.ceId}`;
-  return base;
-}
-
-/** Later transitions win, except that an event never goes back from a final state. */
-const RANK: Record<string, number> = { scheduled: 0, rescheduled: 0, started: 1, completed: 2, canceled: 2 };
 
 // int8 (ids, COUNT) as numbers: ids stay far below 2^53.
 const types = {
@@ -100,127 +89,8 @@ export class PostgresStore extends PostgresRuns implements Store {
   async ingest(batch: IncomingTransition[], receivedAt: string): Promise<IngestResult[]> {
     if (batch.length === 0) return [];
     return this.tx(async (c) => {
-      // Replicas ingesting the same event take turns (the rest of the logic is then exactly
-      // SQLite's); locks are taken in one order, so two batches never deadlock.
-      const keys = [...new Set(batch.map((t) => eventKey(t.event.provider, t.event.eventId)))];
-      await c.query(
-        `SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($1::text[]) AS k ORDER BY 1) s`,
-        [keys],
-      );
-      const results: IngestResult[] = [];
-      let fresh = false;
-      for (const t of batch) {
-        const key = eventKey(t.event.provider, t.event.eventId);
-        const [seen] = await this.q(
-          'SELECT r.transition_id, t.event_key FROM receipts r JOIN transitions t ON t.id = r.transition_id WHERE r.ce_source = $1 AND r.ce_id = $2',
-          [t.ceSource, t.ceId],
-          c,
-        );
-        if (seen) {
-          results.push({
-            outcome: 'duplicate',
-            transitionId: seen.transition_id as number,
-            eventKey: seen.event_key as string,
-          });
-          continue;
-        }
-        const [existing] = await this.q(
-          'SELECT status, last_transition, not_before, reporters FROM events WHERE key = $1',
-          [key],
-          c,
-        );
-        const reporters = new Set(parseText<string[]>(existing?.reporters) ?? []);
-        reporters.add(t.reporter);
-        const reportersText = JSON.stringify([...reporters]);
-        // The same move reported by another VM: the event already stands at this NotBefore after a reschedule.
-        const sameMove =
-          t.transition === 'rescheduled' &&
-          existing?.last_transition === 'rescheduled' &&
-          existing.not_before === (t.event.notBefore ?? null)
-            ? (
-                await this.q(
-                  `SELECT id FROM transitions WHERE event_key = $1 AND transition = 'rescheduled' ORDER BY id DESC LIMIT 1`,
-                  [key],
-                  c,
-                )
-              )[0]
-            : undefined;
-        const same =
-          sameMove ??
-          (await this.q('SELECT id FROM transitions WHERE platform_key = $1', [platformKey(t)], c))[0];
-        if (same) {
-          await this.q(
-            'INSERT INTO receipts (ce_source, ce_id, transition_id, reporter, received_at) VALUES ($1, $2, $3, $4, $5)',
-            [t.ceSource, t.ceId, same.id, t.reporter, receivedAt],
-            c,
-          );
-          await this.q('UPDATE events SET reporters = $1 WHERE key = $2', [reportersText, key], c);
-          results.push({ outcome: 'merged', transitionId: same.id as number, eventKey: key });
-          continue;
-        }
-        const e = t.event;
-        const values = [
-          key,
-          e.provider,
-          e.eventId,
-          e.type,
-          e.status,
-          e.notBefore ?? null,
-          e.durationSeconds ?? null,
-          e.description ?? null,
-          e.origin,
-          JSON.stringify(e.resources),
-          reportersText,
-          jsonText(e.raw),
-          receivedAt,
-          t.transition,
-        ];
-        if (!existing)
-          await this.q(
-            `INSERT INTO events (key, provider, event_id, type, status, not_before, duration_seconds, description, origin,
-               resources, reporters, raw, first_seen_at, updated_at, last_transition)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)`,
-            values,
-            c,
-          );
-        else if ((RANK[t.transition] ?? 0) >= (RANK[existing.last_transition as string] ?? 0))
-          await this.q(
-            `UPDATE events SET type = $2, status = $3, not_before = $4, duration_seconds = $5, description = $6,
-               origin = $7, resources = $8, reporters = $9, raw = $10, updated_at = $11, last_transition = $12
-             WHERE key = $1`,
-            [key, ...values.slice(3)],
-            c,
-          );
-        // A late, older transition: history only.
-        else await this.q('UPDATE events SET reporters = $1 WHERE key = $2', [reportersText, key], c);
-        const [inserted] = await this.q(
-          `INSERT INTO transitions (event_key, platform_key, transition, ce_source, ce_id, reporter, observed_at, received_at, via, data, mine)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-          [
-            key,
-            platformKey(t),
-            t.transition,
-            t.ceSource,
-            t.ceId,
-            t.reporter,
-            t.observedAt,
-            receivedAt,
-            t.via,
-            JSON.stringify(t.event),
-            t.mine,
-          ],
-          c,
-        );
-        const id = inserted!.id as number;
-        await this.q(
-          'INSERT INTO receipts (ce_source, ce_id, transition_id, reporter, received_at) VALUES ($1, $2, $3, $4, $5)',
-          [t.ceSource, t.ceId, id, t.reporter, receivedAt],
-          c,
-        );
-        results.push({ outcome: 'new', transitionId: id, eventKey: key });
-        fresh = true;
-      }
-      if (fresh) await this.notify({ kind: 'transition' }, c);
+      const results = await ingestBatch(c, batch, receivedAt);
+      if (results.some((r) => r.outcome === 'new')) await this.notify({ kind: 'transition' }, c);
       return results;
     });
   }
@@ -252,22 +122,31 @@ export class PostgresStore extends PostgresRuns implements Store {
     if (f.since) add((n) => `updated_at >= ${n}`, f.since);
     if (f.until) add((n) => `updated_at < ${n}`, f.until);
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const [count] = await this.q(`SELECT COUNT(*) AS n FROM events ${clause}`, args);
-    const rows = await this.q(
-      `SELECT * FROM events ${clause} ORDER BY updated_at DESC, key LIMIT $${args.length + 1} OFFSET $${args.length + 2}`,
-      [...args, f.limit ?? 100, f.offset ?? 0],
-    );
-    return { events: rows.map(toEvent), total: count!.n as number };
+    // The total and the page from one moment.
+    return this.tx(async (c) => {
+      const [count] = await this.q(`SELECT COUNT(*) AS n FROM events ${clause}`, args, c);
+      const rows = await this.q(
+        `SELECT * FROM events ${clause} ORDER BY updated_at DESC, key LIMIT $${args.length + 1} OFFSET $${args.length + 2}`,
+        [...args, f.limit ?? 100, f.offset ?? 0],
+        c,
+      );
+      return { events: rows.map(toEvent), total: count!.n as number };
+    }, true);
   }
 
   async getEvent(key: string) {
-    const [row] = await this.q('SELECT * FROM events WHERE key = $1', [key]);
+    return this.tx((c) => this.eventWithHistory(c, key), true);
+  }
+
+  private async eventWithHistory(c: pg.PoolClient, key: string) {
+    const [row] = await this.q('SELECT * FROM events WHERE key = $1', [key], c);
     if (!row) return undefined;
     const sightings = new Map<number, TransitionRow['sightings']>();
     for (const s of await this.q(
       `SELECT r.transition_id, r.reporter, r.ce_source, r.received_at FROM receipts r
        JOIN transitions t ON t.id = r.transition_id WHERE t.event_key = $1 ORDER BY r.received_at, r.transition_id`,
       [key],
+      c,
     )) {
       const list = sightings.get(s.transition_id as number) ?? [];
       list.push({
@@ -278,11 +157,11 @@ export class PostgresStore extends PostgresRuns implements Store {
       sightings.set(s.transition_id as number, list);
     }
     const transitions = (
-      await this.q('SELECT * FROM transitions WHERE event_key = $1 ORDER BY id', [key])
+      await this.q('SELECT * FROM transitions WHERE event_key = $1 ORDER BY id', [key], c)
     ).map((r) => toTransition(r, sightings.get(r.id as number) ?? []));
     const event = toEvent(row);
     const commands = (
-      await this.q('SELECT * FROM commands WHERE event_id = $1 ORDER BY created_at', [event.eventId])
+      await this.q('SELECT * FROM commands WHERE event_id = $1 ORDER BY created_at', [event.eventId], c)
     ).map(toCommand);
     return { event, transitions, commands };
   }

@@ -96,6 +96,22 @@ describe.skipIf(!ready)('PostgreSQL store shared by several hubs', () => {
     expect(event.transitions[0]!.sightings).toHaveLength(30);
   });
 
+  it('an event read while another hub ingests is from one moment: its status agrees with its history', async () => {
+    const [a, b] = await replicas(2);
+    for (let i = 0; i < 100; i++) {
+      const id = `RACE-${i}`;
+      await a!.ingest([incoming('vm-a', id)], now());
+      const started = { ...incoming('vm-a', id), transition: 'started' as const, ceId: `${id}/started` };
+      started.event = { ...started.event, status: 'started' };
+      const [, seen] = await Promise.all([
+        a!.ingest([started], now()),
+        b!.getEvent(`azure/${id.toLowerCase()}`),
+      ]);
+      const hasStarted = seen!.transitions.some((t) => t.transition === 'started');
+      expect(seen!.event.status, `round ${i}`).toBe(hasStarted ? 'started' : 'scheduled');
+    }
+  });
+
   it('one hub at a time plans; another takes over when the lease lapses', async () => {
     const [a, b] = await replicas(2, uniqueSchema(), 300);
     await a!.ingest([incoming('vm-a', 'E1')], now());
