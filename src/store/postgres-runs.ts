@@ -110,55 +110,51 @@ export class PostgresRuns implements RunStore {
   }
 
   async createRun(run: RunRow, steps: NewStep[], audit?: Omit<AuditEntry, 'id'>): Promise<boolean> {
-    return this.tx(async (c) => {
-      // A replica planning the same run at the same moment waits here for the other's commit.
-      const inserted = await this.q(
-        'INSERT INTO runs (key, rule, event_key, vm, phase, trigger_transition_id, created_at, snapshot) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO NOTHING RETURNING key',
-        [
-          run.key,
-          run.rule,
-          run.eventKey,
-          run.vm,
-          run.phase,
-          run.triggerTransitionId,
-          run.createdAt,
-          jsonText(run.snapshot),
-        ],
-        c,
-      );
-      if (inserted.length === 0) return false;
-      if (steps.length)
-        await this.q(
-          `INSERT INTO steps (run_key, idx, name, action, params, lead_ms, timeout_ms, max_attempts, max_backoff_ms,
-             run_after_deadline, due_at, deadline, idempotency_key, status, updated_at)
-           SELECT $1, u.*, 'pending', $13 FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-             $7::bigint[], $8::int[], $9::bigint[], $10::boolean[], $11::text[], $12::text[], $14::text[]) AS u`,
-          [
-            run.key,
-            steps.map((s) => s.idx),
-            steps.map((s) => s.name),
-            steps.map((s) => s.action),
-            steps.map((s) => JSON.stringify(s.params)),
-            steps.map((s) => s.leadMs ?? null),
-            steps.map((s) => s.timeoutMs),
-            steps.map((s) => s.maxAttempts),
-            steps.map((s) => s.maxBackoffMs),
-            steps.map((s) => s.runAfterDeadline),
-            steps.map((s) => s.dueAt),
-            steps.map((s) => s.deadline ?? null),
-            run.createdAt,
-            steps.map((s) => s.idempotencyKey),
-          ],
-          c,
-        );
-      if (audit)
-        await this.q(
-          'INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)',
-          [audit.at, audit.actor, audit.action, audit.subject, jsonText(audit.detail)],
-          c,
-        );
-      return true;
-    });
+    // One statement (so one round trip and one transaction): the steps and the audit entry are
+    // written only when the run is new. A replica planning the same run at the same moment waits
+    // on the key for the other's commit, then finds it and writes nothing.
+    const rows = await this.q(
+      `WITH run AS (
+         INSERT INTO runs (key, rule, event_key, vm, phase, trigger_transition_id, created_at, snapshot)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO NOTHING RETURNING key),
+       steps AS (
+         INSERT INTO steps (run_key, idx, name, action, params, lead_ms, timeout_ms, max_attempts, max_backoff_ms,
+           run_after_deadline, due_at, deadline, idempotency_key, status, updated_at)
+         SELECT run.key, u.*, 'pending', $7 FROM run, unnest($9::int[], $10::text[], $11::text[], $12::text[],
+           $13::bigint[], $14::bigint[], $15::int[], $16::bigint[], $17::boolean[], $18::text[], $19::text[], $20::text[]) AS u),
+       audit AS (
+         INSERT INTO audit (at, actor, action, subject, detail)
+         SELECT $21, $22, $23, $24, $25 FROM run WHERE $21::text IS NOT NULL)
+       SELECT key FROM run`,
+      [
+        run.key,
+        run.rule,
+        run.eventKey,
+        run.vm,
+        run.phase,
+        run.triggerTransitionId,
+        run.createdAt,
+        jsonText(run.snapshot),
+        steps.map((s) => s.idx),
+        steps.map((s) => s.name),
+        steps.map((s) => s.action),
+        steps.map((s) => JSON.stringify(s.params)),
+        steps.map((s) => s.leadMs ?? null),
+        steps.map((s) => s.timeoutMs),
+        steps.map((s) => s.maxAttempts),
+        steps.map((s) => s.maxBackoffMs),
+        steps.map((s) => s.runAfterDeadline),
+        steps.map((s) => s.dueAt),
+        steps.map((s) => s.deadline ?? null),
+        steps.map((s) => s.idempotencyKey),
+        audit?.at ?? null,
+        audit?.actor ?? null,
+        audit?.action ?? null,
+        audit?.subject ?? null,
+        audit ? jsonText(audit.detail) : null,
+      ],
+    );
+    return rows.length === 1;
   }
 
   async getRun(key: string): Promise<RunRow | undefined> {
@@ -222,41 +218,38 @@ export class PostgresRuns implements RunStore {
     now: string,
   ): Promise<void> {
     const final = o.status === 'succeeded' || o.status === 'dead';
-    await this.tx(async (c) => {
-      await this.q(
-        'INSERT INTO attempts (step_id, n, started_at, finished_at, ok, retryable, status, detail, output) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-        [
-          stepId,
-          a.n,
-          a.startedAt,
-          a.finishedAt,
-          a.ok,
-          a.retryable ?? null,
-          a.status ?? null,
-          a.detail,
-          jsonText(a.output),
-        ],
-        c,
-      );
-      // Only while no later attempt took the step over (a replica that stalled past its lease
-      // must not overwrite the state another replica's attempt wrote).
-      await this.q(
-        `UPDATE steps SET status = $1, due_at = COALESCE($2, due_at), lease_until = NULL, last_error = $3, dead_reason = $4,
-           updated_at = $5, finished_at = $6 WHERE id = $7 AND attempts = $8 AND status IN ('running', 'pending')`,
-        [
-          o.status,
-          o.dueAt ?? null,
-          o.lastError ?? null,
-          o.deadReason ?? null,
-          now,
-          final ? now : null,
-          stepId,
-          a.n,
-        ],
-        c,
-      );
-      await this.notify({ kind: 'step' }, c);
-    });
+    // One statement: the attempt, the step's new state and the notice commit together. The step
+    // changes only while no later attempt took it over (a replica that stalled past its lease
+    // must not overwrite the state another replica's attempt wrote); the attempt is kept anyway.
+    await this.q(
+      `WITH attempt AS (
+         INSERT INTO attempts (step_id, n, started_at, finished_at, ok, retryable, status, detail, output)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)),
+       step AS (
+         UPDATE steps SET status = $10, due_at = COALESCE($11, due_at), lease_until = NULL, last_error = $12,
+           dead_reason = $13, updated_at = $14, finished_at = $15
+         WHERE id = $1 AND attempts = $2 AND status IN ('running', 'pending'))
+       SELECT pg_notify($16, $17)`,
+      [
+        stepId,
+        a.n,
+        a.startedAt,
+        a.finishedAt,
+        a.ok,
+        a.retryable ?? null,
+        a.status ?? null,
+        a.detail,
+        jsonText(a.output),
+        o.status,
+        o.dueAt ?? null,
+        o.lastError ?? null,
+        o.deadReason ?? null,
+        now,
+        final ? now : null,
+        this.channel,
+        JSON.stringify({ kind: 'step' }),
+      ],
+    );
   }
 
   async reapExpired(now: string): Promise<number> {
