@@ -25,7 +25,24 @@ export const parseText = <T>(v: unknown): T | undefined =>
 const iso = (expr: string) => `to_char((${expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 const MS = `interval '1 millisecond'`;
 
-function toStep(r: Row): StepRow {
+/**
+ * Columns main's Store interface has grown since this store was written (pool budgets): kept here
+ * so the store already answers them; typed locally until the interfaces meet.
+ */
+export type StepRowNext = StepRow & { disruptive: boolean; heldReason?: string };
+export type NewStepNext = NewStep & { disruptive?: boolean };
+export interface PlannedRun {
+  run: RunRow;
+  steps: NewStepNext[];
+  audit?: Omit<AuditEntry, 'id'>;
+}
+export interface FinishedAttempt {
+  stepId: number;
+  attempt: Omit<AttemptRow, 'id' | 'stepId'>;
+  outcome: StepOutcome;
+}
+
+function toStep(r: Row): StepRowNext {
   return {
     id: r.id as number,
     runKey: r.run_key as string,
@@ -46,6 +63,8 @@ function toStep(r: Row): StepRow {
     lastError: opt(r.last_error),
     deadReason: opt(r.dead_reason),
     idempotencyKey: r.idempotency_key as string,
+    disruptive: r.disruptive === true,
+    heldReason: opt(r.held_reason),
     updatedAt: r.updated_at as string,
     finishedAt: opt(r.finished_at),
   };
@@ -109,7 +128,28 @@ export class PostgresRuns implements RunStore {
     await on.query('SELECT pg_notify($1, $2)', [this.channel, JSON.stringify(change)]);
   }
 
-  async createRun(run: RunRow, steps: NewStep[], audit?: Omit<AuditEntry, 'id'>): Promise<boolean> {
+  async createRun(run: RunRow, steps: NewStepNext[], audit?: Omit<AuditEntry, 'id'>): Promise<boolean> {
+    return this.insertRun(run, steps, audit, this.pool);
+  }
+
+  /** Several runs and the transitions they plan, in one commit; per run, whether it was new. */
+  async commitPlan(runs: PlannedRun[], planned: number[], at: string): Promise<boolean[]> {
+    return this.tx(async (c) => {
+      const created: boolean[] = [];
+      for (const r of runs) created.push(await this.insertRun(r.run, r.steps, r.audit, c));
+      if (planned.length)
+        await this.q('UPDATE transitions SET planned_at = $1 WHERE id = ANY($2::bigint[])', [at, planned], c);
+      await this.notify({ kind: 'steps' }, c);
+      return created;
+    });
+  }
+
+  private async insertRun(
+    run: RunRow,
+    steps: NewStepNext[],
+    audit: Omit<AuditEntry, 'id'> | undefined,
+    on: Queryable,
+  ): Promise<boolean> {
     // One statement (so one round trip and one transaction): the steps and the audit entry are
     // written only when the run is new. A replica planning the same run at the same moment waits
     // on the key for the other's commit, then finds it and writes nothing.
@@ -119,9 +159,10 @@ export class PostgresRuns implements RunStore {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO NOTHING RETURNING key),
        steps AS (
          INSERT INTO steps (run_key, idx, name, action, params, lead_ms, timeout_ms, max_attempts, max_backoff_ms,
-           run_after_deadline, due_at, deadline, idempotency_key, status, updated_at)
+           run_after_deadline, due_at, deadline, idempotency_key, disruptive, status, updated_at)
          SELECT run.key, u.*, 'pending', $7 FROM run, unnest($9::int[], $10::text[], $11::text[], $12::text[],
-           $13::bigint[], $14::bigint[], $15::int[], $16::bigint[], $17::boolean[], $18::text[], $19::text[], $20::text[]) AS u),
+           $13::bigint[], $14::bigint[], $15::int[], $16::bigint[], $17::boolean[], $18::text[], $19::text[], $20::text[],
+           $26::boolean[]) AS u),
        audit AS (
          INSERT INTO audit (at, actor, action, subject, detail)
          SELECT $21, $22, $23, $24, $25 FROM run WHERE $21::text IS NOT NULL)
@@ -152,7 +193,9 @@ export class PostgresRuns implements RunStore {
         audit?.action ?? null,
         audit?.subject ?? null,
         audit ? jsonText(audit.detail) : null,
+        steps.map((s) => s.disruptive ?? false),
       ],
+      on,
     );
     return rows.length === 1;
   }
@@ -195,7 +238,7 @@ export class PostgresRuns implements RunStore {
     return rows.length;
   }
 
-  async claimDue(now: string, leaseMs: number, limit: number): Promise<StepRow[]> {
+  async claimDue(now: string, leaseMs: number, limit: number): Promise<(StepRowNext & { run?: RunRow })[]> {
     // SKIP LOCKED: rows another replica is claiming right now are left to it, not waited for.
     // The lease outlives the step's own timeout by `leaseMs`, so a live attempt is never reaped.
     const rows = await this.q(
@@ -208,7 +251,18 @@ export class PostgresRuns implements RunStore {
        FROM due WHERE steps.id = due.id AND steps.status = 'pending' RETURNING steps.*`,
       [now, leaseMs, limit],
     );
-    return rows.map(toStep).sort((a, b) => (a.dueAt < b.dueAt ? -1 : a.dueAt > b.dueAt ? 1 : a.id - b.id));
+    if (rows.length === 0) return [];
+    // Each step with its run, so the executor reads nothing per step.
+    const runs = new Map(
+      (
+        await this.q('SELECT * FROM runs WHERE key = ANY($1::text[])', [
+          [...new Set(rows.map((r) => r.run_key))],
+        ])
+      ).map((r) => [r.key as string, toRun(r)]),
+    );
+    return rows
+      .map((r) => ({ ...toStep(r), run: runs.get(r.run_key as string) }))
+      .sort((a, b) => (a.dueAt < b.dueAt ? -1 : a.dueAt > b.dueAt ? 1 : a.id - b.id));
   }
 
   async finishAttempt(
@@ -216,6 +270,24 @@ export class PostgresRuns implements RunStore {
     a: Omit<AttemptRow, 'id' | 'stepId'>,
     o: StepOutcome,
     now: string,
+  ): Promise<void> {
+    await this.writeAttempt(stepId, a, o, now, this.pool);
+  }
+
+  /** Several attempts finished together, in one commit. */
+  async finishAttempts(items: FinishedAttempt[], now: string): Promise<void> {
+    if (items.length === 0) return;
+    await this.tx(async (c) => {
+      for (const i of items) await this.writeAttempt(i.stepId, i.attempt, i.outcome, now, c);
+    });
+  }
+
+  private async writeAttempt(
+    stepId: number,
+    a: Omit<AttemptRow, 'id' | 'stepId'>,
+    o: StepOutcome,
+    now: string,
+    on: Queryable,
   ): Promise<void> {
     const final = o.status === 'succeeded' || o.status === 'dead';
     // One statement: the attempt, the step's new state and the notice commit together. The step
@@ -227,7 +299,7 @@ export class PostgresRuns implements RunStore {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)),
        step AS (
          UPDATE steps SET status = $10, due_at = COALESCE($11, due_at), lease_until = NULL, last_error = $12,
-           dead_reason = $13, updated_at = $14, finished_at = $15
+           dead_reason = $13, updated_at = $14, finished_at = $15, held_reason = NULL
          WHERE id = $1 AND attempts = $2 AND status IN ('running', 'pending'))
        SELECT pg_notify($16, $17)`,
       [
@@ -249,6 +321,7 @@ export class PostgresRuns implements RunStore {
         this.channel,
         JSON.stringify({ kind: 'step' }),
       ],
+      on,
     );
   }
 

@@ -57,6 +57,13 @@ export const POSTGRES_MIGRATIONS: string[] = [
    CREATE TABLE rules (name TEXT PRIMARY KEY, definition TEXT NOT NULL, source TEXT NOT NULL, updated_at TEXT NOT NULL);
    -- Work that one replica at a time does (planning): who holds it, until when (database clock).
    CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until TIMESTAMPTZ NOT NULL);`,
+  // Pool budgets (as SQLite's): a disruptive step holds a slot of its VM's pool until the event is over.
+  `ALTER TABLE steps ADD COLUMN disruptive BOOLEAN NOT NULL DEFAULT FALSE;
+   ALTER TABLE steps ADD COLUMN held_reason TEXT;
+   CREATE TABLE pool_slots (
+     pool TEXT NOT NULL, vm TEXT NOT NULL, event_key TEXT NOT NULL, acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL,
+     PRIMARY KEY (pool, vm, event_key));
+   CREATE INDEX pool_slots_event ON pool_slots (event_key, vm);`,
 ];
 
 // At most 49 characters: the NOTIFY channel is forewarn_<schema>, and identifiers end at 63.

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { ingestBatch } from './postgres-ingest.js';
 import { ChangeListener } from './postgres-listen.js';
-import { PostgresRuns, jsonText, parseText } from './postgres-runs.js';
+import { PostgresBudgets } from './postgres-budgets.js';
+import { jsonText, parseText } from './postgres-runs.js';
 import { toCommand, toEvent, toTransition, toUnplanned, toVm, type Row } from './postgres-rows.js';
 import { migrate } from './postgres-schema.js';
 import {
@@ -42,7 +43,7 @@ const types = {
     oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as never,
 };
 
-export class PostgresStore extends PostgresRuns implements Store {
+export class PostgresStore extends PostgresBudgets implements Store {
   /** This hub's identity in leases it holds. */
   private readonly holder = randomUUID();
 

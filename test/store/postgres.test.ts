@@ -185,3 +185,81 @@ describe.skipIf(!ready)('PostgreSQL store shared by several hubs', () => {
     expect(await b!.attemptsOf(stale!.id)).toHaveLength(1); // the late attempt is still on record
   });
 });
+
+// The methods main's Store interface has grown meanwhile (planning in one commit, group-committed
+// attempts, steps claimed with their run, pool budgets), answered by this store already.
+describe.skipIf(!ready)('PostgreSQL store: batch planning, claims with runs, pool budgets', () => {
+  const T = '2030-01-01T00:00:00.000Z';
+  const runRow = (key: string) => ({
+    key,
+    rule: 'r',
+    eventKey: 'azure/e1',
+    vm: 'vm-a',
+    phase: 'do' as const,
+    triggerTransitionId: 1,
+    createdAt: T,
+    snapshot: { key: 'azure/e1' } as never,
+  });
+  const step = (key: string, disruptive = false) => ({
+    idx: 0,
+    name: 's',
+    action: 'webhook',
+    params: {},
+    timeoutMs: 1000,
+    maxAttempts: 3,
+    maxBackoffMs: 100,
+    runAfterDeadline: false,
+    dueAt: T,
+    idempotencyKey: `fw-${key}`,
+    disruptive,
+  });
+
+  it('commitPlan writes runs once and marks their transitions planned in one commit; claims carry the run', async () => {
+    const [s] = await replicas(1);
+    const [t] = await s!.ingest([incoming('vm-a', 'E1')], now());
+    const plan = [
+      { run: runRow('k1'), steps: [step('k1', true)] },
+      { run: runRow('k2'), steps: [step('k2')] },
+    ];
+    expect(await s!.commitPlan(plan, [t!.transitionId], T)).toEqual([true, true]);
+    expect(await s!.commitPlan(plan, [t!.transitionId], T)).toEqual([false, false]);
+    expect(await s!.unplanned(10)).toEqual([]);
+    const claimed = await s!.claimDue(T, 1000, 10);
+    expect(claimed.map((c) => [c.runKey, c.disruptive, c.run?.key, c.run?.snapshot])).toEqual([
+      ['k1', true, 'k1', { key: 'azure/e1' }],
+      ['k2', false, 'k2', { key: 'azure/e1' }],
+    ]);
+    await s!.holdStep(claimed[0]!.id, '2030-01-01T00:01:00.000Z', 'pool web full', T);
+    expect(await s!.getStep(claimed[0]!.id)).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+      heldReason: 'pool web full',
+      dueAt: '2030-01-01T00:01:00.000Z',
+    });
+    const attempt = { n: 1, startedAt: T, finishedAt: T, ok: true, detail: 'ok' };
+    await s!.finishAttempts([{ stepId: claimed[1]!.id, attempt, outcome: { status: 'succeeded' } }], T);
+    expect(await s!.getStep(claimed[1]!.id)).toMatchObject({ status: 'succeeded', heldReason: undefined });
+  });
+
+  it('a pool budget holds across replicas deciding at the same moment', async () => {
+    const stores = await replicas(3);
+    const exp = '2030-01-01T01:00:00.000Z';
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        stores[i % 3]!.acquireSlot({ pool: 'web', vm: `vm-${i}`, eventKey: `azure/e${i}` }, 2, T, exp),
+      ),
+    );
+    expect(answers.filter((a) => a.ok)).toHaveLength(2);
+    const held = await stores[0]!.listSlots(T, 'web');
+    expect(held).toHaveLength(2);
+    // The holder renews; another event of the same VM counts as the same VM.
+    const holder = held[0]!;
+    expect((await stores[1]!.acquireSlot({ ...holder }, 2, T, exp)).ok).toBe(true);
+    expect((await stores[1]!.acquireSlot({ ...holder, eventKey: 'azure/other' }, 2, T, exp)).ok).toBe(true);
+    expect(await stores[2]!.releaseSlots(holder.eventKey, holder.vm)).toBe(1);
+    expect(
+      (await stores[2]!.acquireSlot({ pool: 'web', vm: 'vm-new', eventKey: 'azure/n' }, 2, T, exp)).ok,
+    ).toBe(false);
+    expect(await stores[0]!.listSlots('2030-01-01T02:00:00.000Z')).toEqual([]); // expired
+  });
+});
