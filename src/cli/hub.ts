@@ -2,10 +2,18 @@
 import { Command, Option } from 'commander';
 import pino from 'pino';
 import { deriveAgentToken } from '../hub/auth.js';
-import { HUB_ENV, HubConfigError, loadHubConfig, type ResolvedHubConfig } from '../hub/config.js';
+import {
+  HUB_ENV,
+  HubConfigError,
+  loadHubConfig,
+  type ResolvedHubConfig,
+  type StoreConfig,
+} from '../hub/config.js';
 import { createHub } from '../hub/server.js';
+import { PostgresStore } from '../store/postgres.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { SqliteThreadedStore } from '../store/sqlite-threaded.js';
+import type { Store } from '../store/store.js';
 import { integer } from './options.js';
 
 function load(o: {
@@ -19,7 +27,7 @@ function load(o: {
     return loadHubConfig(o.config, process.env, {
       'listen.port': o.port,
       'listen.host': o.host,
-      'store.sqlite': o.db,
+      'store.path': o.db,
       'log.level': o.logLevel,
     });
   } catch (err) {
@@ -29,6 +37,26 @@ function load(o: {
     }
     throw err;
   }
+}
+
+async function openStore(c: StoreConfig, log: pino.Logger): Promise<Store> {
+  if (c.kind === 'sqlite')
+    return c.writerThread
+      ? new SqliteThreadedStore(c.path, { synchronous: c.synchronous })
+      : new SqliteStore(c.path, { synchronous: c.synchronous });
+  return PostgresStore.open({
+    url: c.url,
+    schema: c.schema,
+    poolSize: c.poolSize,
+    onListenError: (err) => log.warn({ err: err.message }, 'postgres LISTEN connection lost; reconnecting'),
+  });
+}
+
+/** What to log about the store: never the URL (it may carry a password). */
+function describeStore(c: StoreConfig): Record<string, unknown> {
+  if (c.kind === 'sqlite') return { kind: 'sqlite', path: c.path };
+  const u = new URL(c.url);
+  return { kind: 'postgres', host: u.host, database: u.pathname.slice(1), schema: c.schema };
 }
 
 export function hubCommand(): Command {
@@ -42,7 +70,7 @@ export function hubCommand(): Command {
       )
       .option('--port <port>', 'listen port (default 8480)', integer(0, 65535))
       .option('--host <host>', 'listen address (default 127.0.0.1)')
-      .option('--db <file>', 'SQLite file (default ./data/hub.db)')
+      .option('--db <file>', 'SQLite file (default ./data/hub.db; store.kind sqlite only)')
       .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent');
   common(hub.command('serve', { isDefault: true }).description('run the hub (the default subcommand)'))
     .addHelpText(
@@ -54,13 +82,14 @@ export function hubCommand(): Command {
     .action(async (o) => {
       const config = load(o);
       const log = pino({ level: config.logLevel });
-      const store = config.writerThread
-        ? new SqliteThreadedStore(config.sqlite, { synchronous: config.synchronous })
-        : new SqliteStore(config.sqlite, { synchronous: config.synchronous });
       let h;
+      let store: Store | undefined;
       try {
+        store = await openStore(config.store, log);
         h = await createHub({
           store,
+          // One hub owns a SQLite file; replicas sharing PostgreSQL must leave each other's leases alone.
+          releaseLeasesAtStart: config.store.kind === 'sqlite',
           auth: config.auth,
           rules: config.rules,
           log,
@@ -75,10 +104,11 @@ export function hubCommand(): Command {
         });
       } catch (err) {
         process.stderr.write(`forewarn hub: ${(err as Error).message}\n`);
+        await store?.close().catch(() => undefined);
         process.exit(2);
       }
       const url = await h.listen(config.port, config.host);
-      log.info({ url, db: config.sqlite, rules: h.rules.all().length }, 'hub listening');
+      log.info({ url, store: describeStore(config.store), rules: h.rules.all().length }, 'hub listening');
       const stop = async () => {
         await h.close();
         await store.close();

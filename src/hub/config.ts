@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../core/time.js';
 import { setPath } from '../core/config-path.js';
 import { firstSchemaError } from '../core/validate.js';
+import { SCHEMA_NAME } from '../store/postgres-schema.js';
 import type { AuthConfig, Role } from './auth.js';
 import { checkPools, Pool, type PoolT } from './budgets.js';
 
@@ -48,17 +49,47 @@ export const HubConfigSchema = Type.Object(
     store: Type.Optional(
       Type.Object(
         {
-          sqlite: Type.Optional(Type.String({ minLength: 1, description: 'default ./data/hub.db' })),
+          kind: Type.Optional(
+            Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], {
+              description: 'sqlite (default): one hub; postgres: several hub replicas share one database',
+            }),
+          ),
+          path: Type.Optional(
+            Type.String({ minLength: 1, description: 'sqlite: the file (default ./data/hub.db)' }),
+          ),
+          sqlite: Type.Optional(Type.String({ minLength: 1, description: 'sqlite: older name of path' })),
           synchronous: Type.Optional(
             Type.Union([Type.Literal('full'), Type.Literal('normal')], {
               description:
-                'full (default): every acknowledged event survives power loss; normal: survives a killed process',
+                'sqlite: full (default): every acknowledged event survives power loss; normal: survives a killed process',
+            }),
+          ),
+          url: Type.Optional(
+            Type.String({ pattern: '^postgres(ql)?://', description: 'postgres: connection URL' }),
+          ),
+          urlFile: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: 'postgres: a file holding the URL (it may carry a password)',
+            }),
+          ),
+          schema: Type.Optional(
+            Type.String({
+              pattern: SCHEMA_NAME.source,
+              description: 'postgres: schema of the tables, created if missing (default forewarn)',
+            }),
+          ),
+          poolSize: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 200,
+              description: 'postgres: connections per hub (default 10)',
             }),
           ),
           writerThread: Type.Optional(
             Type.Boolean({
               description:
-                'true (default): SQLite writes run on their own thread, so commits never stall HTTP; false: on the event loop',
+                'sqlite: true (default): writes run on their own thread, so commits never stall HTTP; false: on the event loop',
             }),
           ),
         },
@@ -163,19 +194,24 @@ type HubConfigFile = Static<typeof HubConfigSchema>;
 export const HUB_ENV: Record<string, string> = {
   FOREWARN_HUB_HOST: 'listen.host',
   FOREWARN_HUB_PORT: 'listen.port',
-  FOREWARN_HUB_DB: 'store.sqlite',
+  FOREWARN_HUB_STORE: 'store.kind',
+  FOREWARN_HUB_DB: 'store.path',
+  FOREWARN_HUB_POSTGRES_URL: 'store.url',
+  FOREWARN_HUB_POSTGRES_SCHEMA: 'store.schema',
   FOREWARN_HUB_PUBLIC_URL: 'publicUrl',
   FOREWARN_AGENT_SECRET: 'auth.agentSecret',
   FOREWARN_LOG_LEVEL: 'log.level',
 };
 
+export type StoreConfig =
+  | { kind: 'sqlite'; path: string; synchronous: 'full' | 'normal'; writerThread: boolean }
+  | { kind: 'postgres'; url: string; schema: string; poolSize: number };
+
 export interface ResolvedHubConfig {
   host: string;
   port: number;
   publicUrl?: string;
-  sqlite: string;
-  synchronous: 'full' | 'normal';
-  writerThread: boolean;
+  store: StoreConfig;
   retentionMs: number;
   staleAfterMs: number;
   auth: AuthConfig;
@@ -270,9 +306,7 @@ export function loadHubConfig(
     host: c.listen?.host ?? '127.0.0.1',
     port: c.listen?.port ?? 8480,
     publicUrl: c.publicUrl,
-    sqlite: c.store?.sqlite ?? './data/hub.db',
-    synchronous: c.store?.synchronous ?? 'full',
-    writerThread: c.store?.writerThread ?? true,
+    store: storeConfig(c.store ?? {}, where, read),
     retentionMs: duration(c.retention, '/retention', 30 * 86_400_000),
     staleAfterMs: duration(c.staleAfter, '/staleAfter', 120_000),
     auth,
@@ -283,5 +317,32 @@ export function loadHubConfig(
     lbReconcileIntervalMs: duration(c.loadBalancers?.reconcileEvery, '/loadBalancers/reconcileEvery', 30_000),
     lbReconcileGraceMs: duration(c.loadBalancers?.reconcileGrace, '/loadBalancers/reconcileGrace', 60_000),
     logLevel: c.log?.level ?? 'info',
+  };
+}
+
+/** The store section, with the fields of the other kind refused by name. */
+function storeConfig(
+  s: NonNullable<HubConfigFile['store']>,
+  where: string,
+  read: (path: string, field: string) => string,
+): StoreConfig {
+  const refuse = (fields: (keyof typeof s)[], kind: string) => {
+    const bad = fields.find((f) => s[f] !== undefined);
+    if (bad) throw new HubConfigError(`${where}: /store/${bad}: only for kind ${kind}`);
+  };
+  if (s.kind === 'postgres') {
+    refuse(['path', 'sqlite', 'synchronous', 'writerThread'], 'sqlite');
+    const url = s.url ?? (s.urlFile ? read(s.urlFile, '/store/urlFile') : undefined);
+    if (!url) throw new HubConfigError(`${where}: /store/url: required for kind postgres (or urlFile)`);
+    if (!/^postgres(ql)?:\/\//.test(url))
+      throw new HubConfigError(`${where}: /store/urlFile: must hold a postgres:// URL`);
+    return { kind: 'postgres', url, schema: s.schema ?? 'forewarn', poolSize: s.poolSize ?? 10 };
+  }
+  refuse(['url', 'urlFile', 'schema', 'poolSize'], 'postgres');
+  return {
+    kind: 'sqlite',
+    path: s.path ?? s.sqlite ?? './data/hub.db',
+    synchronous: s.synchronous ?? 'full',
+    writerThread: s.writerThread ?? true,
   };
 }

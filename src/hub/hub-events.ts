@@ -1,7 +1,8 @@
 // In-process notifications between the hub's rooms (ingest → planner, commands → long-polls,
-// everything → the dashboard's live stream).
+// everything → the dashboard's live stream), fed on replicas also by what the shared store says
+// the other replicas did.
 import { EventEmitter } from 'node:events';
-import type { CommandRow, IncomingTransition } from '../store/store.js';
+import type { CommandRow, IncomingTransition, StoreChange } from '../store/store.js';
 import type { ExecutorOptions } from './executor.js';
 
 export interface StoredTransition extends IncomingTransition {
@@ -43,6 +44,8 @@ export interface HubEventMap {
   heartbeat: [string];
   step: [StepNotice];
   run: [RunNotice];
+  /** Something changed, on this hub or (shared store) any replica: dashboards refresh on it. */
+  change: [StoreChange];
 }
 
 export class HubEvents extends EventEmitter<HubEventMap> {

@@ -21,10 +21,12 @@ export class PlanFeed {
     private readonly store: Store,
     private readonly planner: Planner,
     private readonly log: Logger,
+    /** false: every pass reads the store (replicas: another hub may have stored transitions first). */
+    private readonly o: { fromIngest: boolean } = { fromIngest: true },
   ) {}
 
   push(t: StoredTransition): void {
-    this.inbox.push(t);
+    if (this.o.fromIngest) this.inbox.push(t);
     void this.drain();
   }
 
@@ -63,7 +65,7 @@ export class PlanFeed {
 
   /** The next batch from the inbox, or undefined when the store must be read instead. */
   private next(): StoredTransition[] | undefined {
-    if (this.resync || this.planned === undefined) return undefined;
+    if (!this.o.fromIngest || this.resync || this.planned === undefined) return undefined;
     let expected = this.planned + 1;
     let n = 0;
     while (n < this.inbox.length && n < BATCH && this.inbox[n]!.transitionId === expected) {

@@ -46,7 +46,7 @@ export interface HubOptions {
   /** Pool budgets for disruptive steps (docs/budgets.md). */
   pools?: PoolT[];
   onAttempt?: ExecutorOptions['onAttempt'];
-  /** Release every step lease at start (right for a single hub on SQLite). Default true. */
+  /** Release every step lease at start: right for a single hub on SQLite, wrong for replicas. Default true. */
   releaseLeasesAtStart?: boolean;
   /** Load-balancer reconciler: how often it compares intended and actual state (default 30 s; 0 = off). */
   lbReconcileIntervalMs?: number;
@@ -98,6 +98,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     eventUrl: (key) => `${publicUrl}/api/v1/events/${key}`,
     notifyCommand: (vm) => events.emit('command', vm),
     onAttempt: (a) => {
+      if (!o.store.onChange) events.emit('change', { kind: 'step' });
       o.onAttempt?.(a);
       events.emit('attempt', a);
     },
@@ -124,9 +125,32 @@ export async function createHub(o: HubOptions): Promise<Hub> {
 
   // Planning is durable: a transition is marked planned only after its runs are written, and
   // anything unplanned (the hub died in between) is planned again at start. Runs are idempotent.
-  const feed = new PlanFeed(o.store, planner, log);
+  // On a shared store (replicas) only the holder of the planning lease plans, in transition order,
+  // so planning always reads the store; a hub that owns its store plans from its own ingests.
+  const feed = new PlanFeed(o.store, planner, log, { fromIngest: !o.store.onChange });
   const plan = () => feed.drain();
   events.on('transition', (t) => feed.push(t));
+
+  // Replicas on a shared store hear each other through it (the store's own changes included);
+  // a hub that owns its store hears only itself, and says so on the same `change` event.
+  let unsubscribe = () => {};
+  let tick: NodeJS.Timeout | undefined;
+  if (o.store.onChange) {
+    unsubscribe = o.store.onChange((change) => {
+      if (change.kind === 'transition') void plan();
+      else if (change.kind === 'steps') executor.wake();
+      else if (change.kind === 'command' && change.vm) events.emit('command', change.vm);
+      else if (change.kind === 'rules')
+        rules.load().catch((err: Error) => log.error({ err: err.message }, 'reloading rules failed'));
+      events.emit('change', change);
+    });
+    // Whoever holds the planning lease plans; if it died, the next one to ask takes over.
+    tick = setInterval(() => void plan(), 2000);
+    tick.unref();
+  } else {
+    events.on('transition', () => events.emit('change', { kind: 'transition' }));
+    events.on('command', (vm) => events.emit('change', { kind: 'command', vm }));
+  }
 
   const app = Fastify({
     logger: false,
@@ -182,7 +206,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // One hub owns a SQLite file: whatever was running when it last stopped is not running now.
-  // (Replicas sharing PostgreSQL will rely on lease expiry instead.)
+  // Replicas sharing PostgreSQL must not (another replica's attempt is running): lease expiry does it.
   if (o.releaseLeasesAtStart ?? true) {
     const released = await o.store.reapExpired(new Date(8.64e15).toISOString());
     if (released) log.warn({ released }, 'steps interrupted by the last stop are pending again');
@@ -229,6 +253,8 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     async close() {
       clearInterval(pruner);
       await lbReconciler.stop();
+      clearInterval(tick);
+      unsubscribe();
       await app.close();
       await feed.drain();
       await executor.stop();

@@ -1,4 +1,4 @@
-// The hub's storage interface. SQLite implements it today (sqlite.ts); PostgreSQL will (issue 8).
+// The hub's storage interface: SQLite (sqlite.ts) for one hub, PostgreSQL (postgres.ts) for replicas.
 // Every method is async so both fit; each write method is one transaction.
 import type { MaintenanceEvent, Transition } from '../core/event.js';
 
@@ -146,7 +146,20 @@ export interface Store extends RunStore {
   auditLog(subject?: string, limit?: number): Promise<AuditEntry[]>;
   /** Deletes finished events (and their history) last updated before `before`; returns how many. */
   prune(before: string): Promise<number>;
+  /**
+   * A store that several hubs share (PostgreSQL) tells each of them what any of them changed, so
+   * planning, command long-polls, the executor and dashboards react on every replica. A store one
+   * hub owns (SQLite) has no such method: that hub's own in-process events say it all.
+   */
+  onChange?(listener: (change: StoreChange) => void): () => void;
   close(): Promise<void>;
+}
+
+/** What changed in a shared store: new transitions, new/redriven steps, a finished step, a command, rules. */
+export interface StoreChange {
+  kind: 'transition' | 'steps' | 'step' | 'command' | 'rules';
+  /** For `command`: the VM whose agent should look. */
+  vm?: string;
 }
 
 /** The platform identity of an event, the same whichever VM reported it. */

@@ -11,16 +11,29 @@ export interface HubProcess {
   kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `forewarn hub --port 0 --db <db> --config <config>` and waits for its "hub listening" line. */
+/**
+ * Starts `forewarn hub --port 0 [--db <db>] --config <config>` and waits for its "hub listening"
+ * line. Without `db` the config (or env) says which store.
+ */
 export async function startHubProcess(o: {
-  db: string;
+  db?: string;
   config: string;
   env: Record<string, string>;
   timeoutMs?: number;
 }): Promise<HubProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'hub', '--port', '0', '--db', o.db, '--config', o.config],
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'hub',
+      '--port',
+      '0',
+      ...(o.db ? ['--db', o.db] : []),
+      '--config',
+      o.config,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } },
   );
   let out = '';

@@ -3,8 +3,10 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import { vmSource } from '../../src/core/transition.js';
+import { PostgresStore } from '../../src/store/postgres.js';
 import type { SqliteStore } from '../../src/store/sqlite.js';
 import { EG_KEY, READER, type TestHub } from './hub.js';
+import { pgQuery } from './postgres.js';
 
 /** The `data` of a forewarn CloudEvent: a MaintenanceEvent plus `mine`. */
 export function maintenance(vm: string, overrides: Record<string, unknown> = {}): Record<string, any> {
@@ -115,11 +117,21 @@ export function sasToken(endpoint: string, base64Key: string, expires: Date): st
   return `${unsigned}&s=${encodeURIComponent(signature)}`;
 }
 
-/** Row counts of everything an ingest or a run can write, read straight from the SQLite file. */
-export function storeCounts(h: Pick<TestHub, 'hub'>): Record<string, number> {
-  const db = (h.hub.store as SqliteStore).db;
+/** Row counts of everything an ingest or a run can write, read straight from the store's tables. */
+export async function storeCounts(h: Pick<TestHub, 'hub'>): Promise<Record<string, number>> {
+  const tables = ['events', 'transitions', 'receipts', 'runs', 'steps', 'attempts', 'commands', 'vms'];
+  const store = h.hub.store;
   const counts: Record<string, number> = {};
-  for (const table of ['events', 'transitions', 'receipts', 'runs', 'steps', 'attempts', 'commands', 'vms']) {
+  if (store instanceof PostgresStore) {
+    const [row] = await pgQuery<Record<string, string>>(
+      store.schema,
+      `SELECT ${tables.map((t) => `(SELECT COUNT(*) FROM ${t}) AS ${t}`).join(', ')}`,
+    );
+    for (const t of tables) counts[t] = Number(row![t]);
+    return counts;
+  }
+  const db = (store as SqliteStore).db;
+  for (const table of tables) {
     counts[table] = (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
   }
   return counts;
@@ -151,11 +163,11 @@ export async function refusedAndNothingStored(
   status: number | number[],
   refused: () => Promise<{ status: number; body: any }>,
 ): Promise<any> {
-  const before = storeCounts(h);
+  const before = await storeCounts(h);
   const listed = (await h.api('GET', '/api/v1/events?limit=1000', undefined, READER)).body;
   const answer = await refused();
   expect([status].flat(), JSON.stringify(answer.body)).toContain(answer.status);
-  expect(storeCounts(h)).toEqual(before);
+  expect(await storeCounts(h)).toEqual(before);
   expect((await h.api('GET', '/api/v1/events?limit=1000', undefined, READER)).body).toEqual(listed);
   return answer.body;
 }

@@ -1,11 +1,14 @@
-// A real hub on a temp SQLite file, plus a webhook receiver that can fail on purpose.
+// A real hub on a temp SQLite file (or, with FOREWARN_TEST_STORE=postgres, on a fresh schema of the
+// real PostgreSQL, dropped on close), plus a webhook receiver that can fail on purpose.
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { deriveAgentToken } from '../../src/hub/auth.js';
 import { createHub, type Hub, type HubOptions } from '../../src/hub/server.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { SqliteThreadedStore } from '../../src/store/sqlite-threaded.js';
+import type { Store } from '../../src/store/store.js';
 import { tempDir } from './agent.js';
+import { openTestPostgres, postgresMissing } from './postgres.js';
 
 export const AGENT_SECRET = 'test-agent-secret';
 export const ADMIN = 'admin-token';
@@ -16,6 +19,7 @@ export const EG_KEY = Buffer.from('event-grid-topic-key').toString('base64');
 export interface TestHub {
   hub: Hub;
   url: string;
+  /** The SQLite file ('' on PostgreSQL). */
   dbPath: string;
   agentToken(vm: string): string;
   api(
@@ -28,14 +32,28 @@ export interface TestHub {
   close(): Promise<void>;
 }
 
+/** Which store hub tests run on: `postgres` when FOREWARN_TEST_STORE says so (the CI runs both). */
+export const TEST_STORE = process.env.FOREWARN_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+async function testStore(dbPath: string | undefined): Promise<{ store: Store; dbPath: string }> {
+  if (TEST_STORE === 'postgres' && !dbPath) {
+    const why = await postgresMissing();
+    if (why) throw new Error(`FOREWARN_TEST_STORE=postgres: ${why}`);
+    return { store: await openTestPostgres(), dbPath: '' };
+  }
+  const path = dbPath ?? join(tempDir('forewarn-hub-'), 'hub.db');
+  // The SQLite store the CLI uses: writes on their own thread (FOREWARN_TEST_STORE=sqlite-loop: on the loop).
+  const store =
+    process.env.FOREWARN_TEST_STORE === 'sqlite-loop' ? new SqliteStore(path) : new SqliteThreadedStore(path);
+  return { store, dbPath: path };
+}
+
 export async function startHub(options: Partial<HubOptions> & { dbPath?: string } = {}): Promise<TestHub> {
-  const dbPath = options.dbPath ?? join(tempDir('forewarn-hub-'), 'hub.db');
+  const { store, dbPath } = options.store
+    ? { store: options.store, dbPath: options.dbPath ?? '' }
+    : await testStore(options.dbPath);
   const hub = await createHub({
-    // The store the CLI uses: writes on their own thread (FOREWARN_TEST_STORE=sqlite: on the loop).
-    store:
-      process.env.FOREWARN_TEST_STORE === 'sqlite'
-        ? new SqliteStore(dbPath)
-        : new SqliteThreadedStore(dbPath),
+    store,
     auth: {
       agentSecret: AGENT_SECRET,
       operators: [

@@ -109,7 +109,7 @@ describe('ingest fuzz', () => {
       expect((await h.api('GET', '/healthz')).status).toBe(200);
       const listed = await h.api('GET', '/api/v1/events', undefined, READER);
       expect(listed.body.total).toBe(0);
-      expect(storeCounts(h)).toEqual({
+      expect(await storeCounts(h)).toEqual({
         events: 0,
         transitions: 0,
         receipts: 0,

@@ -1,0 +1,247 @@
+// Ingest throughput and wave latency of `forewarn hub` processes: the SQLite single node, then 1, 2
+// and 3 replicas on one PostgreSQL schema, side by side in one run (issue #8 acceptance).
+//
+// Each configuration: fresh store (temp SQLite file / fresh schema), N hub child processes started
+// from the CLI with one rule (a webhook step on every `scheduled` reboot), and from this process a
+// wave: BENCH_REPLICAS_VMS agents (default 50) each POST one batch of BENCH_REPLICAS_EVENTS_PER_VM
+// (default 100) scheduled transitions at once, VM i to replica i mod N (as a load balancer would
+// spread them). This process is also the webhook receiver, so "accepted → webhook" is one clock.
+// Measured: ingest rate (events / (last 2xx − first POST)), accepted → webhook p50 / p99, the whole
+// wave's duration, accepted (batch 2xx) → webhook per event, duplicates (same Idempotency-Key twice: must be 0), and CPU of the hubs and of
+// PostgreSQL's processes against the machine's, which says where the time goes on 2 cores.
+//
+// Knobs (env): BENCH_REPLICAS_VMS, BENCH_REPLICAS_EVENTS_PER_VM, BENCH_REPLICAS_DEADLINE_S (120),
+// BENCH_REPLICAS_SETS (e.g. "sqlite:1,postgres:1,postgres:3"), FOREWARN_TEST_PG_URL.
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { deriveAgentToken } from '../src/hub/auth.js';
+import { idempotencyKey } from '../src/hub/planner.js';
+import { eventKey } from '../src/store/store.js';
+import { startHubProcess, type HubProcess } from '../test/helpers/hub-process.js';
+import { dropSchema, PG_URL, postgresMissing, uniqueSchema } from '../test/helpers/postgres.js';
+import { BATCH_CONTENT_TYPE, VmBatcher, eventIdOf, vmName } from './lib/ce-batch.js';
+import { loadAverage, machineCpu } from './lib/machine.js';
+import { clockTicksPerSecond, sampleProc } from './lib/proc.js';
+import type { Benchmark, BenchReport, BenchRow } from './lib/report.js';
+import { ms, summarize, wallNow, type Summary } from './lib/stats.js';
+
+const num = (name: string, dflt: number) => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : dflt;
+};
+const VMS = num('BENCH_REPLICAS_VMS', 50);
+const PER_VM = num('BENCH_REPLICAS_EVENTS_PER_VM', 100);
+const DEADLINE_S = num('BENCH_REPLICAS_DEADLINE_S', 120);
+const SETS = (process.env.BENCH_REPLICAS_SETS ?? 'sqlite:1,postgres:1,postgres:2,postgres:3')
+  .split(',')
+  .map((s) => {
+    const [kind, n] = s.split(':');
+    return { kind: kind as 'sqlite' | 'postgres', replicas: Number(n ?? 1) };
+  });
+const AGENT_SECRET = 'bench-replicas-agent-secret';
+const k = (x: number) => Math.round(x).toLocaleString('en-US');
+
+/** CPU ticks of every PostgreSQL server process on this machine. */
+function postgresTicks(): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
+      ticks += sampleProc(Number(pid)).ticks;
+    } catch {
+      // gone
+    }
+  }
+  return ticks;
+}
+
+interface SetResult {
+  label: string;
+  ingestPerS: number;
+  publish: Summary;
+  latency: Summary;
+  waveMs: number;
+  delivered: number;
+  expected: number;
+  duplicates: number;
+  rejected: number;
+  cpuPct: { hubs: number; postgres: number; machine: number };
+}
+
+async function runSet(kind: 'sqlite' | 'postgres', replicas: number, log: (m: string) => void) {
+  const label = `${kind} × ${replicas}`;
+  const dir = mkdtempSync(join(os.tmpdir(), 'forewarn-bench-replicas-'));
+  const schema = uniqueSchema('bench');
+  const arrivals = new Map<string, number[]>();
+  let onArrival = () => {};
+  const server = createServer((req, res) => {
+    const key = String(req.headers['idempotency-key'] ?? '');
+    req.resume();
+    req.on('end', () => {
+      const list = arrivals.get(key) ?? [];
+      list.push(wallNow());
+      arrivals.set(key, list);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
+      onArrival();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  const config = join(dir, 'hub.yaml');
+  writeFileSync(
+    config,
+    [
+      ...(kind === 'postgres'
+        ? ['store:', '  kind: postgres', `  url: ${PG_URL}`, `  schema: ${schema}`, '  poolSize: 8']
+        : ['store:', `  path: ${join(dir, 'hub.db')}`]),
+      'log: { level: info }',
+      'rules:',
+      '  - name: wave',
+      '    match: { types: [reboot], transitions: [scheduled] }',
+      `    steps: [{ name: notify, action: webhook, with: { url: "${hookUrl}" } }]`,
+      '',
+    ].join('\n'),
+  );
+  const hubs: HubProcess[] = [];
+  const dispatcher = new Agent({ connections: VMS, keepAliveTimeout: 30_000 });
+  try {
+    for (let i = 0; i < replicas; i++)
+      hubs.push(
+        await startHubProcess({ config, env: { FOREWARN_AGENT_SECRET: AGENT_SECRET }, timeoutMs: 60_000 }),
+      );
+    log(`${label}: ${hubs.length} hub(s) up; wave of ${k(VMS * PER_VM)} events`);
+    const runTag = (Date.now() & 0x7fffffff) >>> 0;
+    const notBefore = new Date(Date.now() + 3_600_000).toISOString();
+    const batches = Array.from({ length: VMS }, (_, v) => {
+      const b = new VmBatcher(vmName(v), notBefore);
+      const ids = Array.from({ length: PER_VM }, (_, s) => eventIdOf(runTag, v, s));
+      return { vm: vmName(v), body: b.batch(ids), ids };
+    });
+    const expected = VMS * PER_VM;
+    const ticks0 = hubs.map((h) => sampleProc(h.child.pid!).ticks);
+    const pg0 = postgresTicks();
+    const m0 = machineCpu();
+    const t0 = wallNow();
+    /** Idempotency-Key of each event's step → when its batch was acknowledged. */
+    const accepted = new Map<string, number>();
+    const publishMs: number[] = [];
+    let rejected = 0;
+    const done = new Promise<void>((resolve) => {
+      const check = () => {
+        if (arrivals.size >= expected) resolve();
+      };
+      onArrival = check;
+      setTimeout(resolve, DEADLINE_S * 1000).unref();
+    });
+    await Promise.all(
+      batches.map(async (b, i) => {
+        const s = wallNow();
+        const res = await request(`${hubs[i % hubs.length]!.url}/api/v1/events`, {
+          method: 'POST',
+          headers: {
+            'content-type': BATCH_CONTENT_TYPE,
+            authorization: `Bearer ${deriveAgentToken(AGENT_SECRET, b.vm)}`,
+          },
+          body: b.body,
+          dispatcher,
+        });
+        await res.body.text();
+        const at = wallNow();
+        publishMs.push(at - s);
+        if (res.statusCode !== 200) rejected++;
+        else
+          for (const id of b.ids)
+            accepted.set(idempotencyKey(`wave|${eventKey('azure', id)}|${b.vm}|scheduled`, 0), at);
+      }),
+    );
+    const lastAccepted = wallNow();
+    await done;
+    const wallMs = wallNow() - t0;
+    const hubTicks = hubs.reduce((sum, h, i) => sum + sampleProc(h.child.pid!).ticks - ticks0[i]!, 0);
+    const pgTicks = postgresTicks() - pg0;
+    const m1 = machineCpu();
+    const tick = 1000 / clockTicksPerSecond();
+    const firstArrivals = [...arrivals.values()].map((l) => l[0]!);
+    // Per event: its batch's 2xx → its webhook; one never delivered counts as Infinity.
+    const latencies = [...accepted].map(([key, at]) => (arrivals.get(key)?.[0] ?? Infinity) - at);
+    const result: SetResult = {
+      label,
+      ingestPerS: (accepted.size / (lastAccepted - t0)) * 1000,
+      publish: summarize(publishMs),
+      latency: summarize(latencies),
+      waveMs: Math.max(...firstArrivals) - t0,
+      delivered: arrivals.size,
+      expected,
+      duplicates: [...arrivals.values()].filter((l) => l.length > 1).length,
+      rejected,
+      cpuPct: {
+        hubs: ((hubTicks * tick) / wallMs) * 100,
+        postgres: ((pgTicks * tick) / wallMs) * 100,
+        machine: ((m1.busyMs - m0.busyMs) / wallMs) * 100,
+      },
+    };
+    log(
+      `${label}: ingest ${k(result.ingestPerS)} events/s, ${k(result.delivered)} of ${k(expected)} webhooks in ${ms(result.waveMs, 0)}`,
+    );
+    return result;
+  } finally {
+    await Promise.all(hubs.map((h) => h.kill('SIGTERM')));
+    await dispatcher.close();
+    server.closeAllConnections();
+    server.close();
+    if (kind === 'postgres') await dropSchema(schema).catch(() => undefined);
+  }
+}
+
+async function run(log: (m: string) => void): Promise<BenchReport> {
+  const missing = await postgresMissing();
+  const sets = SETS.filter((s) => s.kind === 'sqlite' || !missing);
+  if (missing) log(`PostgreSQL sets skipped: ${missing}`);
+  const results: SetResult[] = [];
+  for (const s of sets) results.push(await runSet(s.kind, s.replicas, log));
+  const rows: BenchRow[] = results.flatMap((r) => [
+    {
+      metric: `${r.label}: ingest (first POST → last 2xx), POST p50 / p99`,
+      value: `${k(r.ingestPerS)} events/s, ${ms(r.publish.p50, 0)} / ${ms(r.publish.p99, 0)}${r.rejected ? `; ${r.rejected} rejected` : ''}`,
+    },
+    {
+      metric: `${r.label}: wave, first POST → last webhook`,
+      value: `${ms(r.waveMs, 0)} (${k((r.delivered / r.waveMs) * 1000)} webhooks/s); accepted → webhook p50 / p99 ${ms(r.latency.p50, 0)} / ${ms(r.latency.p99, 0)}`,
+    },
+    {
+      metric: `${r.label}: delivered / twice`,
+      value: `${k(r.delivered)} of ${k(r.expected)} / ${r.duplicates}`,
+      target: 'all / 0',
+      pass: r.delivered === r.expected && r.duplicates === 0,
+    },
+    {
+      metric: `${r.label}: CPU hubs / postgres / machine`,
+      value: `${r.cpuPct.hubs.toFixed(0)} / ${r.cpuPct.postgres.toFixed(0)} / ${r.cpuPct.machine.toFixed(0)} % of a core`,
+    },
+  ]);
+  return {
+    name: 'hub-replicas',
+    title: `Hub replicas: ${k(VMS * PER_VM)} events (${VMS} batches of ${PER_VM}), 1 webhook rule, SQLite single node vs PostgreSQL × 1/2/3 hub processes; ${os.cpus().length} cores shared with this load generator and PostgreSQL`,
+    rows,
+    data: {
+      machine: {
+        cpus: os.cpus().length,
+        cpu: os.cpus()[0]?.model,
+        node: process.version,
+        loadAverage: loadAverage(),
+      },
+      config: { vms: VMS, eventsPerVm: PER_VM, deadlineS: DEADLINE_S, sets },
+      results,
+    },
+  };
+}
+
+export const benchmark: Benchmark = {
+  name: 'hub-replicas',
+  title: 'Hub ingest and wave: SQLite vs PostgreSQL with 1, 2, 3 replicas',
+  run,
+};
