@@ -113,6 +113,12 @@ export function azureMetadataRoutes(ctx: MetadataContext) {
         void reply.code(404).send({ error });
         return undefined;
       }
+      if (vm.provider !== 'azure') {
+        void reply
+          .code(404)
+          .send({ error: `Not found. ${vm.name} is a VM of ${vm.provider}: it has no Azure metadata` });
+        return undefined;
+      }
       const record: Served = { vm: vm.name };
       served.set(request, record);
       if (!ctx.limiter.allow(vm.name)) {

@@ -6,7 +6,7 @@ import { toIso } from '../core/time.js';
 import { scheduledEventsVersion } from './azure-versions.js';
 import { renderScheduledEvents } from './azure-documents.js';
 import type { Activity, ActivityStatus } from './controller.js';
-import type { MetadataContext } from './azure-metadata.js';
+import type { CloudMetadataContext } from './cloud-metadata.js';
 import { SimError } from './fleet.js';
 import type { ScenarioPlayer } from './scenario.js';
 import {
@@ -20,7 +20,7 @@ import {
   VmInput,
 } from './schemas.js';
 
-export interface ControlContext extends MetadataContext {
+export interface ControlContext extends CloudMetadataContext {
   player: ScenarioPlayer;
 }
 
@@ -102,8 +102,21 @@ export function controlRoutes(ctx: ControlContext) {
       c.removeVm(vm.name);
       ctx.faults.clear(vm.name);
       ctx.enabled.delete(vm.name);
+      ctx.tokens.revoke(vm.name);
       return vm;
     });
+    app.delete(
+      '/vms/:name/tokens',
+      {
+        schema: {
+          tags,
+          params: NameParam,
+          description:
+            'Revokes every AWS IMDSv2 / Alibaba metadata session token of the VM: its next read with one gets 401, as after expiry.',
+        },
+      },
+      async (req) => ({ revoked: ctx.tokens.revoke(c.fleet.require(req.params.name).name) }),
+    );
     app.get(
       '/vms/:name/document',
       {
@@ -256,6 +269,7 @@ export function controlRoutes(ctx: ControlContext) {
         ctx.faults.clearAll();
         ctx.limiter.reset();
         ctx.enabled.clear();
+        ctx.tokens.revoke();
         ctx.log.clear();
         return { ok: true, vms: c.fleet.list().length };
       },
