@@ -142,7 +142,7 @@ describe('sim vm', () => {
 
     const table = await ok('sim', 'vm', 'list');
     const lines = table.trim().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+POOL\s+AVAILABILITYSET/);
+    expect(lines[0]).toMatch(/^NAME\s+PROVIDER\s+POOL\s+AVAILABILITYSET/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['web-1', 'web-2', 'db-1', 'app-1']);
     expect(lines[4]).toContain(stored.id);
 
