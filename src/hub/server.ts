@@ -14,6 +14,7 @@ import { HubMetrics } from './metrics.js';
 import { Planner } from './planner.js';
 import { agentRoutes } from './routes-agents.js';
 import { INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
+import { pushRoutes } from './routes-push.js';
 import { readRoutes } from './routes-read.js';
 import { rulesRoutes } from './routes-rules.js';
 import { RuleBook } from './rulebook.js';
@@ -158,6 +159,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     },
   });
   await app.register(ingestRoutes({ store: o.store, auth, metrics, events, now }));
+  await app.register(pushRoutes({ store: o.store, auth, metrics, events, now }));
   await app.register(
     agentRoutes({ store: o.store, auth, events, now, redeliverAfterMs: o.redeliverAfterMs }),
   );
