@@ -28,6 +28,7 @@ export interface ControlContext extends CloudMetadataContext {
 export function activityView(a: Activity) {
   return {
     eventId: a.eventId,
+    provider: a.provider,
     type: a.type,
     status: a.status,
     source: a.source,
