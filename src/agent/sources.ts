@@ -30,18 +30,21 @@ export function buildSources(config: ResolvedAgentConfig, vm: string): SourceEnt
           }),
         },
       ];
-    case 'gcp':
-      return [
-        {
-          source: new GcpMetadataSource({
-            ...base,
-            // The request timeout is on top of the long-poll wait.
-            waitSeconds: o.longPollSeconds,
-            terminateNoticeSeconds: o.terminateNoticeSeconds,
-            upcoming: o.upcoming,
-          }),
-        },
+    case 'gcp': {
+      const gcp = {
+        ...base,
+        // The request timeout is on top of the long-poll wait.
+        waitSeconds: o.longPollSeconds,
+        terminateNoticeSeconds: o.terminateNoticeSeconds,
+      };
+      // A GCP notice ends only by happening: gone means completed, whatever the estimated NotBefore.
+      const sources: SourceEntry[] = [
+        { source: new GcpMetadataSource(gcp), tracker: { disappearance: 'completed' } },
       ];
+      if (o.upcoming !== false)
+        sources.push({ source: new GcpMetadataSource({ ...gcp, watch: 'upcoming' }) });
+      return sources;
+    }
     case 'alibaba':
       return [
         {

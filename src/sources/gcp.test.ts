@@ -37,7 +37,7 @@ describe('GCP source', () => {
     ).toBe(true);
     const pending = poll();
     // The next requests carry the ETags of what was read, and are held: nothing changed.
-    await waitFor(() => t.sim.controller.listenerCount('changed') === 3);
+    await waitFor(() => t.sim.controller.listenerCount('changed') === 2);
     const [a] = t.sim.controller.schedule({ type: 'migrate', targets: { vms: ['gce-01'] } });
     const doc = await pending;
     expect(doc.events).toEqual([
@@ -92,9 +92,9 @@ describe('GCP source', () => {
       targets: { vms: ['gce-01'] },
       notice: '3d',
     });
-    const { poll } = source();
-    let doc = await poll();
-    if (!doc.events.length) doc = await poll(); // the three keys may answer in two polls
+    const { s, poll } = source({ watch: 'upcoming' });
+    expect(s.name).toBe('gcp-upcoming');
+    const doc = await poll();
     const start = new Date(Math.floor(a!.notBefore / 1000) * 1000).toISOString();
     expect(doc.events).toEqual([
       expect.objectContaining({
@@ -110,8 +110,8 @@ describe('GCP source', () => {
     const { poll, abort } = source({ waitSeconds: 600 });
     await poll();
     const pending = poll();
-    // Three long-polls held by the simulator, waiting for a change.
-    await waitFor(() => t.sim.controller.listenerCount('changed') === 3);
+    // Both long-polls held by the simulator, waiting for a change.
+    await waitFor(() => t.sim.controller.listenerCount('changed') === 2);
     abort.abort();
     const err = await pending.then(
       () => undefined,
@@ -142,7 +142,7 @@ describe('GCP source', () => {
       );
     expect(e1).toMatchObject({ kind: 'http', status: 503, retryAfterMs: 1000 });
     t.sim.faults.set({ malformedRate: 1, malformedKind: 'garbage' }, 'gce-01');
-    const e2 = await source({ upcoming: false })
+    const e2 = await source()
       .poll()
       .then(
         () => undefined,
@@ -153,9 +153,9 @@ describe('GCP source', () => {
 
   it('keeps a minted id across a restart (restore from the tracker)', async () => {
     t.sim.controller.schedule({ type: 'migrate', targets: { vms: ['gce-01'] } });
-    const before = await source({ upcoming: false }).poll();
+    const before = await source().poll();
     await new Promise((r) => setTimeout(r, 1100));
-    const after = source({ upcoming: false });
+    const after = source();
     after.s.restore(before.events);
     const doc = await after.poll();
     expect(doc.events.map((e) => [e.eventId, e.notBefore])).toEqual(

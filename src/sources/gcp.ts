@@ -3,6 +3,8 @@
 // one request in flight; a poll returns as soon as one of them answers, with every key's last value.
 // Neither key carries an id or a time, so the source mints both from when it first saw the value
 // (`<vm>:<key>:<first seen>`), and gets them back from the tracker after a restart (`restore`).
+// Two sources from this file: `gcp` watches the notices (they only ever end by happening, so the
+// agent reads a vanished one as completed), `gcp-upcoming` the window (which can be canceled).
 import type { EventType, MaintenanceEvent } from '../core/event.js';
 import { parseRfc3339, TimeFormatError, toIso } from '../core/time.js';
 import { metadataRequest, retryAfterMs } from './metadata-http.js';
@@ -20,8 +22,11 @@ export interface GcpSourceOptions {
   timeoutMs?: number;
   /** Notice assumed for TERMINATE_ON_HOST_MAINTENANCE: 60 s, or 3600 for GPU VMs (§3.2). */
   terminateNoticeSeconds?: number;
-  /** Also watch `upcoming-maintenance` (default true; a 404 or 503 there just means none). */
-  upcoming?: boolean;
+  /**
+   * `notices` (default): maintenance-event and preempted. `upcoming`: upcoming-maintenance (a 404
+   * or 503 there means none on this machine type).
+   */
+  watch?: 'notices' | 'upcoming';
   now?: () => number;
 }
 
@@ -41,6 +46,8 @@ interface Watch {
   settled?: { error?: SourceError };
   /** Do not ask again before this (a key the machine type does not have). */
   idleUntil: number;
+  /** The last answer was a change: read once more at once (no wait), to confirm it. */
+  confirm?: boolean;
 }
 
 /** A value that means "nothing": NONE, {}, the sapagent error object, or no body (§3.4). */
@@ -78,7 +85,7 @@ export function parseUpcoming(body: string): Record<string, unknown> | undefined
 }
 
 export class GcpMetadataSource implements MaintenanceSource {
-  readonly name = 'gcp';
+  readonly name: 'gcp' | 'gcp-upcoming';
   readonly provider = 'gcp' as const;
   private readonly base: string;
   private readonly watches: Watch[];
@@ -89,8 +96,9 @@ export class GcpMetadataSource implements MaintenanceSource {
   constructor(private readonly options: GcpSourceOptions) {
     this.base = (options.baseUrl ?? GCP_METADATA).replace(/\/+$/, '');
     this.now = options.now ?? Date.now;
-    const keys: Key[] = ['maintenance-event', 'preempted'];
-    if (options.upcoming !== false) keys.push('upcoming-maintenance');
+    const upcoming = options.watch === 'upcoming';
+    this.name = upcoming ? 'gcp-upcoming' : 'gcp';
+    const keys: Key[] = upcoming ? ['upcoming-maintenance'] : ['maintenance-event', 'preempted'];
     // last_etag=0 makes the first request answer at once (§3.3).
     this.watches = keys.map((key) => ({ key, etag: '0', idleUntil: 0 }));
   }
@@ -130,9 +138,14 @@ export class GcpMetadataSource implements MaintenanceSource {
 
   private start(w: Watch, signal?: AbortSignal): void {
     const wait = this.options.waitSeconds ?? 60;
-    const url =
-      `${this.base}${ROOT}${w.key}?${w.key === 'upcoming-maintenance' ? 'alt=json&' : ''}` +
-      `wait_for_change=true&last_etag=${encodeURIComponent(w.etag)}&timeout_sec=${wait}`;
+    // Every change is read twice: by the long-poll that saw it and by a plain read right after.
+    // The tracker ends an event only when two documents in a row lack it, so a real end is then
+    // confirmed at once instead of one long-poll timeout later, and one glitched answer ends nothing.
+    const query = w.confirm
+      ? ''
+      : `wait_for_change=true&last_etag=${encodeURIComponent(w.etag)}&timeout_sec=${wait}`;
+    w.confirm = false;
+    const url = `${this.base}${ROOT}${w.key}?${[w.key === 'upcoming-maintenance' ? 'alt=json' : '', query].filter(Boolean).join('&')}`;
     w.inFlight = (async () => {
       try {
         const res = await metadataRequest(url, {
@@ -181,6 +194,7 @@ export class GcpMetadataSource implements MaintenanceSource {
       throw new SourceError('parse', `preempted ${JSON.stringify(value.slice(0, 60))} is not TRUE or FALSE`);
     const upcoming = w.key === 'upcoming-maintenance' ? parseUpcoming(value) : undefined;
     w.value = upcoming ? JSON.stringify(upcoming) : w.key === 'upcoming-maintenance' ? '' : value;
+    if (w.etag !== '0' && etag !== w.etag) w.confirm = true;
     w.etag = etag ?? '0';
   }
 

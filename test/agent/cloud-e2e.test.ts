@@ -2,7 +2,8 @@
 // agent configured for that cloud detects it and publishes it, and the hub (SQLite) stores it
 // with the right provider, type and NotBefore.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startAgent } from '../helpers/agent.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startAgent, tempDir } from '../helpers/agent.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
 import { startSim, type TestSim } from '../helpers/sim.js';
 import { waitFor } from '../helpers/wait.js';
@@ -96,6 +97,30 @@ describe('cloud sources end to end', () => {
     const lead = Date.parse(migrate.notBefore as string) - Date.now();
     expect(lead).toBeGreaterThan(0);
     expect(lead).toBeLessThanOrEqual(60_000);
+  });
+
+  it('GCP: an agent restarted mid-notice keeps the minted event id, then reports the end once', async () => {
+    const stateDir = tempDir();
+    const c = t.sim.controller;
+    const first = agentFor('gce-01', 'gcp', { stateDir, 'source.upcoming': false });
+    const [a] = c.schedule({ type: 'migrate', targets: { vms: ['gce-01'] } });
+    const e = await stored('gcp', (x) => x.type === 'live-migrate');
+    await first.close();
+    agents = agents.filter((x) => x !== first);
+    await sleep(1100); // a new id would now carry another second
+    agentFor('gce-01', 'gcp', { stateDir, 'source.upcoming': false });
+    // The restarted agent has read both keys and holds its long-polls.
+    await waitFor(() => c.listenerCount('changed') === 2);
+    c.start(a!.eventId);
+    c.complete(a!.eventId);
+    await stored('gcp', (x) => x.eventId === e.eventId && x.status === 'completed');
+    const all = (await h.api('GET', '/api/v1/events?provider=gcp')).body.events as unknown[];
+    expect(all).toHaveLength(1);
+    const detail = await h.api('GET', `/api/v1/events/gcp/${encodeURIComponent(e.eventId as string)}`);
+    expect(detail.body.transitions.map((x: { transition: string }) => x.transition)).toEqual([
+      'scheduled',
+      'completed',
+    ]);
   });
 
   it('Alibaba and Tencent: spot reclamation notices', async () => {
