@@ -2,7 +2,9 @@
 // poll that returns when either key changes, cancel of a hanging long-poll, and ids that survive
 // a restart.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSim, type TestSim } from '../../test/helpers/sim.js';
+import { seededRandom, startSim, type TestSim } from '../../test/helpers/sim.js';
+import { emptyState, observe, type TrackerState } from '../agent/tracker.js';
+import type { TransitionRecord } from '../core/transition.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { gcpEtag } from '../simulator/gcp-metadata.js';
 import { GcpMetadataSource, identifyGcpVm, parseUpcoming } from './gcp.js';
@@ -11,7 +13,7 @@ import { SourceError } from './source.js';
 let t: TestSim;
 const sources: AbortController[] = [];
 beforeEach(async () => {
-  t = await startSim();
+  t = await startSim({ random: seededRandom(5) });
   t.sim.controller.fleet.add({ name: 'gce-01', provider: 'gcp' });
 });
 afterEach(async () => {
@@ -70,6 +72,7 @@ describe('GCP source', () => {
     c.start(a!.eventId);
     c.complete(a!.eventId);
     expect((await ended).events).toEqual([]);
+    expect((await poll()).events).toEqual([]); // the confirming read, at once
     await new Promise((r) => setTimeout(r, 1100)); // ids are minted to the second
     const next = poll();
     c.schedule({ type: 'terminate', targets: { vms: ['gce-01'] } });
@@ -161,6 +164,30 @@ describe('GCP source', () => {
     expect(doc.events.map((e) => [e.eventId, e.notBefore])).toEqual(
       before.events.map((e) => [e.eventId, e.notBefore]),
     );
+  });
+
+  it('a flaky server (errors, garbage, a NONE that is not true) yields one scheduled, nothing phantom', async () => {
+    const [a] = t.sim.controller.schedule({ type: 'migrate', targets: { vms: ['gce-01'] }, notice: '1h' });
+    t.sim.faults.set(
+      { errorRate: 0.2, errorStatus: 503, malformedRate: 0.2, malformedKind: 'garbage', vanishRate: 0.25 },
+      'gce-01',
+    );
+    const { poll } = source({ waitSeconds: 1 });
+    let state: TrackerState = emptyState();
+    const transitions: TransitionRecord[] = [];
+    for (let i = 0; i < 25; i++) {
+      try {
+        const r = observe(state, await poll(), 'gce-01', Date.now(), { disappearance: 'completed' });
+        state = r.state;
+        transitions.push(...r.transitions);
+      } catch (err) {
+        expect(err).toBeInstanceOf(SourceError);
+      }
+    }
+    expect(transitions.map((x) => x.transition)).toEqual(['scheduled']);
+    const faults = t.sim.context.log.list({ vm: 'gce-01' }).flatMap((r) => r.faults ?? []);
+    for (const kind of ['status 503', 'malformed garbage', 'events vanished']) expect(faults).toContain(kind);
+    expect(a!.status).toBe('Scheduled');
   });
 
   it('identifies the VM by instance/name', async () => {

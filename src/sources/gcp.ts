@@ -92,6 +92,8 @@ export class GcpMetadataSource implements MaintenanceSource {
   private readonly now: () => number;
   /** When each current value was first seen: `<key>=<value>` → epoch ms. */
   private readonly firstSeen = new Map<string, number>();
+  /** Documents in a row a remembered value has been missing from. */
+  private readonly absent = new Map<string, number>();
 
   constructor(private readonly options: GcpSourceOptions) {
     this.base = (options.baseUrl ?? GCP_METADATA).replace(/\/+$/, '');
@@ -260,8 +262,20 @@ export class GcpMetadataSource implements MaintenanceSource {
         });
       }
     }
-    // Forget values that are gone, so a later occurrence gets a new id.
-    for (const k of [...this.firstSeen.keys()]) if (!seen.has(k)) this.firstSeen.delete(k);
+    // Forget a value once two documents in a row lack it (as the tracker ends an event), so a later
+    // occurrence gets a new id, but one glitched answer does not re-mint the id of a live notice.
+    for (const k of [...this.firstSeen.keys()]) {
+      if (seen.has(k)) {
+        this.absent.delete(k);
+        continue;
+      }
+      const n = (this.absent.get(k) ?? 0) + 1;
+      if (n < 2) this.absent.set(k, n);
+      else {
+        this.firstSeen.delete(k);
+        this.absent.delete(k);
+      }
+    }
     return events;
   }
 }
