@@ -1,7 +1,6 @@
 // The metadata services of AWS, GCP, Alibaba and Tencent VMs, behind one front: which VM, its
 // cloud, the rate limit, injected faults and the request log. The paths overlap (AWS, Alibaba
 // and Tencent all serve /latest/...), so the VM's provider picks the server, as on a real VM.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toIso } from '../core/time.js';
 import { alibabaMetadata } from './alibaba-metadata.js';
@@ -11,6 +10,7 @@ import type { SimProvider } from './cloud-types.js';
 import type { Endpoint, FaultDecision } from './faults.js';
 import type { SimVm } from './fleet.js';
 import { gcpMetadata } from './gcp-metadata.js';
+import { pause } from './pause.js';
 import type { TokenStore } from './imds-tokens.js';
 import { tencentMetadata } from './tencent-metadata.js';
 
@@ -111,18 +111,4 @@ export function cloudMetadataRoutes(ctx: CloudMetadataContext) {
         dispatch('latest', (request.params as { version: string }).version)(request, reply),
     });
   };
-}
-
-/** Waits, but lets go early when the server closes or the client hangs up. */
-export async function pause(ms: number, closing: AbortSignal, reply: FastifyReply): Promise<void> {
-  const gone = new AbortController();
-  const onClose = () => gone.abort();
-  reply.raw.once('close', onClose);
-  try {
-    await sleep(ms, undefined, { signal: AbortSignal.any([closing, gone.signal]) });
-  } catch {
-    // aborted: carry on, the write goes nowhere if the client left
-  } finally {
-    reply.raw.off('close', onClose);
-  }
 }
