@@ -93,8 +93,39 @@ const GCP: Record<string, TypeTiming> = {
   },
 };
 
-/** Alibaba (§4.1): spot reclamation, five minutes ahead. */
+/**
+ * Alibaba (§4.1, §4.2): spot reclamation, five minutes ahead, and ECS system events. System events
+ * have no metadata path: the simulator raises them as CloudMonitor pushes (cloud-pushes.ts). The
+ * failure kinds have no notice (Executing at once); the planned ones' notice is not in the
+ * reference (UNVERIFIED): a day.
+ */
 const ALIBABA: Record<string, TypeTiming> = {
+  'SystemMaintenance.Reboot': {
+    noticeMs: 24 * HOUR,
+    durationSeconds: -1,
+    startedForMs: 10 * MIN,
+    description: 'Instance:SystemMaintenance.Reboot',
+  },
+  'SystemMaintenance.Redeploy': {
+    noticeMs: 24 * HOUR,
+    durationSeconds: -1,
+    startedForMs: 20 * MIN,
+    description: 'Instance:SystemMaintenance.Redeploy',
+  },
+  'SystemFailure.Reboot': {
+    noticeMs: 0,
+    durationSeconds: -1,
+    startedForMs: 2 * MIN,
+    description: 'Instance:SystemFailure.Reboot',
+    publishedStarted: true,
+  },
+  'InstanceFailure.Reboot': {
+    noticeMs: 0,
+    durationSeconds: -1,
+    startedForMs: 2 * MIN,
+    description: 'Instance:InstanceFailure.Reboot',
+    publishedStarted: true,
+  },
   'spot-termination': {
     noticeMs: 5 * MIN,
     durationSeconds: -1,

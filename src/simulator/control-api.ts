@@ -7,11 +7,13 @@ import { scheduledEventsVersion } from './azure-versions.js';
 import { renderScheduledEvents } from './azure-documents.js';
 import type { Activity, ActivityStatus } from './controller.js';
 import type { CloudMetadataContext } from './cloud-metadata.js';
+import { PUSH_FORMATS, type CloudPusher } from './cloud-pushes.js';
 import { SimError } from './fleet.js';
 import type { ScenarioPlayer } from './scenario.js';
 import {
   ConfigBody,
   FaultSpec,
+  PushTargets,
   RescheduleBody,
   ResetBody,
   ScenarioDocument,
@@ -22,6 +24,7 @@ import {
 
 export interface ControlContext extends CloudMetadataContext {
   player: ScenarioPlayer;
+  pusher: CloudPusher;
 }
 
 /** An activity as the control API shows it: ISO times, the expected end. */
@@ -228,6 +231,31 @@ export function controlRoutes(ctx: ControlContext) {
       }),
     );
 
+    app.get(
+      '/pushes',
+      { schema: { tags, description: 'Where cloud event pushes go (secrets hidden), and every push sent.' } },
+      async () => ctx.pusher.view(),
+    );
+    app.put(
+      '/pushes',
+      {
+        schema: {
+          tags,
+          body: PushTargets,
+          description:
+            'Replaces the push targets: Alibaba CloudMonitor ECS system events and AWS EventBridge events are posted there as activities move.',
+        },
+      },
+      async (req) => {
+        for (const format of PUSH_FORMATS) ctx.pusher.set(format, req.body[format]);
+        return ctx.pusher.view();
+      },
+    );
+    app.delete('/pushes', { schema: { tags } }, async () => {
+      for (const format of PUSH_FORMATS) ctx.pusher.set(format, undefined);
+      return ctx.pusher.view();
+    });
+
     app.get('/faults', { schema: { tags } }, async () => ctx.faults.all());
     app.put('/faults', { schema: { tags, body: FaultSpec } }, async (req) => {
       ctx.faults.set(req.body);
@@ -271,6 +299,7 @@ export function controlRoutes(ctx: ControlContext) {
         ctx.limiter.reset();
         ctx.enabled.clear();
         ctx.tokens.revoke();
+        ctx.pusher.reset();
         ctx.log.clear();
         return { ok: true, vms: c.fleet.list().length };
       },

@@ -158,7 +158,7 @@ export class Controller extends EventEmitter {
     if (!Number.isInteger(duration) || duration < -1) {
       throw new SimError(400, 'durationSeconds: must be an integer >= -1 (-1 unknown, 0 no impact)');
     }
-    const hostFailure = input.status === 'Started';
+    const hostFailure = input.status === 'Started' || timing.publishedStarted === true;
     // A host failure has no notice: it is published already started, so NotBefore is now.
     if (hostFailure) notBefore = now;
     const source = input.source ?? 'Platform';

@@ -144,6 +144,22 @@ export const ConfigBody = Type.Object(
   { additionalProperties: false },
 );
 
+const PushTarget = Type.Object(
+  {
+    url: Type.String({
+      pattern: '^https?://',
+      maxLength: 2048,
+      description: "e.g. a hub's /api/v1/push/alibaba",
+    }),
+    secret: Type.String({ minLength: 16, maxLength: 512, description: 'sent as X-Forewarn-Push-Secret' }),
+  },
+  { additionalProperties: false },
+);
+export const PushTargets = Type.Object(
+  { aws: Type.Optional(PushTarget), alibaba: Type.Optional(PushTarget) },
+  { additionalProperties: false },
+);
+
 export const ResetBody = Type.Object(
   { fleet: Type.Optional(Type.Boolean({ description: 'also delete every VM' })) },
   { additionalProperties: false },

@@ -7,6 +7,7 @@ import { parseDuration } from '../core/time.js';
 import { installJsonErrors, reasonOf } from '../http/errors.js';
 import { azureMetadataRoutes } from './azure-metadata.js';
 import { cloudMetadataRoutes, type CloudMetadataContext } from './cloud-metadata.js';
+import { CloudPusher } from './cloud-pushes.js';
 import { TokenStore } from './imds-tokens.js';
 import { controlRoutes, type ControlContext } from './control-api.js';
 import { Controller, type ApprovalMode } from './controller.js';
@@ -64,7 +65,8 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
     closing: closing.signal,
   };
   const player = new ScenarioPlayer(controller, faults);
-  const context: ControlContext = Object.assign(metadata, { player });
+  const pusher = new CloudPusher(controller);
+  const context: ControlContext = Object.assign(metadata, { player, pusher });
 
   const app = Fastify({
     logger: options.logger ?? false,
