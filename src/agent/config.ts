@@ -3,11 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { parse as parseYaml } from 'yaml';
-import { EVENT_TYPES, PROVIDERS, TRANSITIONS, type Provider } from '../core/event.js';
+import { EVENT_TYPES, TRANSITIONS, type Provider } from '../core/event.js';
 import { FACILITIES, type Facility } from '../core/syslog-format.js';
 import { parseDuration } from '../core/time.js';
 import { setPath } from '../core/config-path.js';
 import { firstSchemaError } from '../core/validate.js';
+import { METADATA_URLS, resolveSource, SourceConfigSchema, type SourceSettings } from './source-config.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -51,44 +52,7 @@ export const AgentConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    source: Type.Optional(
-      Type.Object(
-        {
-          provider: Enum(PROVIDERS),
-          tokenTtl: Type.Optional(
-            Type.String({
-              minLength: 1,
-              description: "aws, alibaba: metadata session token TTL, 1s to 6h (default '6h')",
-            }),
-          ),
-          v1Fallback: Type.Optional(
-            Type.Boolean({
-              description: 'aws, alibaba: read without a token when the token PUT fails (default false)',
-            }),
-          ),
-          token: Type.Optional(
-            Type.Boolean({ description: 'alibaba: use the hardened-mode session token (default true)' }),
-          ),
-          longPoll: Type.Optional(
-            Type.String({ minLength: 1, description: "gcp: wait_for_change timeout_sec (default '60s')" }),
-          ),
-          terminateNotice: Type.Optional(
-            Type.String({
-              minLength: 1,
-              description:
-                "gcp: notice assumed for TERMINATE_ON_HOST_MAINTENANCE (default '60s'; '1h' on GPU VMs)",
-            }),
-          ),
-          upcoming: Type.Optional(
-            Type.Boolean({ description: 'gcp: also watch upcoming-maintenance (default true)' }),
-          ),
-        },
-        {
-          additionalProperties: false,
-          description: 'which cloud’s metadata service to watch (default azure)',
-        },
-      ),
-    ),
+    source: Type.Optional(SourceConfigSchema),
     poll: Type.Optional(
       Type.Object(
         { interval: Type.Optional(Duration), maxBackoff: Type.Optional(Duration) },
@@ -207,36 +171,6 @@ export const AGENT_ENV: Record<string, string> = {
   FOREWARN_LOG_LEVEL: 'log.level',
 };
 
-/** Per-cloud source options, resolved; each applies to the providers named in its schema description. */
-export interface SourceSettings {
-  tokenTtlSeconds?: number;
-  v1Fallback?: boolean;
-  token?: boolean;
-  longPollSeconds?: number;
-  terminateNoticeSeconds?: number;
-  upcoming?: boolean;
-}
-
-/** Where each cloud's metadata service answers from inside a VM. */
-export const METADATA_URLS: Record<Provider, string> = {
-  azure: 'http://169.254.169.254',
-  'azure-legacy': 'http://169.254.169.254',
-  aws: 'http://169.254.169.254',
-  gcp: 'http://metadata.google.internal',
-  alibaba: 'http://100.100.100.200',
-  tencent: 'http://metadata.tencentyun.com',
-};
-
-const SOURCE_OPTIONS: Record<keyof NonNullable<AgentConfigFile['source']>, Provider[] | 'all'> = {
-  provider: 'all',
-  tokenTtl: ['aws', 'alibaba'],
-  v1Fallback: ['aws', 'alibaba'],
-  token: ['alibaba'],
-  longPoll: ['gcp'],
-  terminateNotice: ['gcp'],
-  upcoming: ['gcp'],
-};
-
 export interface ResolvedAgentConfig {
   vm?: string;
   stateDir: string;
@@ -335,41 +269,11 @@ export function loadAgentConfig(
     );
   }
   if (c.hub && c.eventGrid) throw new ConfigError(`${where}: /eventGrid: choose hub or eventGrid, not both`);
-  const provider = c.source?.provider ?? 'azure';
-  for (const [key, value] of Object.entries(c.source ?? {})) {
-    const allowed = SOURCE_OPTIONS[key as keyof typeof SOURCE_OPTIONS];
-    if (value !== undefined && allowed !== 'all' && !allowed.includes(provider))
-      throw new ConfigError(
-        `${where}: /source/${key}: only for provider ${allowed.join(' or ')}, not ${provider}`,
-      );
-  }
-  if (provider !== 'azure') {
-    for (const key of ['apiVersion', 'scheduledEvents', 'legacy'] as const) {
-      if (c.metadata?.[key] !== undefined)
-        throw new ConfigError(`${where}: /metadata/${key}: only for provider azure, not ${provider}`);
-    }
-  }
-  const scheduledEvents = provider === 'azure' ? (c.metadata?.scheduledEvents ?? true) : false;
-  const legacy = provider === 'azure-legacy' || (provider === 'azure' && (c.metadata?.legacy ?? false));
-  if (provider === 'azure' && !scheduledEvents && !legacy)
-    throw new ConfigError(`${where}: /metadata: enable scheduledEvents or legacy`);
-  const seconds = (value: string | undefined, path: string, min: number, max: number) => {
-    if (value === undefined) return undefined;
-    const ms = duration(value, path, 0);
-    if (ms < min * 1000 || ms > max * 1000 || ms % 1000 !== 0)
-      throw new ConfigError(`${where}: /${path.replaceAll('.', '/')}: whole seconds from ${min} to ${max}`);
-    return ms / 1000;
-  };
-  const source: SourceSettings = {
-    tokenTtlSeconds: seconds(c.source?.tokenTtl, 'source.tokenTtl', 1, 21_600),
-    v1Fallback: c.source?.v1Fallback,
-    token: c.source?.token,
-    longPollSeconds: seconds(c.source?.longPoll, 'source.longPoll', 1, 3600),
-    terminateNoticeSeconds: seconds(c.source?.terminateNotice, 'source.terminateNotice', 1, 86_400),
-    upcoming: c.source?.upcoming,
-  };
-  for (const k of Object.keys(source) as (keyof SourceSettings)[])
-    if (source[k] === undefined) delete source[k];
+  const { provider, source, scheduledEvents, legacy } = resolveSource(c.source, c.metadata, {
+    where,
+    seconds: (value, path) => duration(value, path, 0),
+    error: (message) => new ConfigError(message),
+  });
   if (c.syslog) {
     if (c.syslog.transport === 'unix' && !c.syslog.path)
       throw new ConfigError(`${where}: /syslog/path: required for the unix transport`);
