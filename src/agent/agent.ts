@@ -76,7 +76,10 @@ export class Agent {
       });
       this.delivery.start();
     }
-    for (const s of this.o.sources) this.schedulePoll(s, 0);
+    for (const s of this.o.sources) {
+      s.source.restore?.(Object.values(this.trackerState(s.source.name).events).map((t) => t.event));
+      this.schedulePoll(s, 0);
+    }
     this.later(() => this.runLocalTasks(), 0); // leftovers from before a restart
     if (this.o.hub) {
       this.background.push(this.heartbeatLoop(), this.commandLoop());

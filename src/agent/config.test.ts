@@ -44,6 +44,8 @@ describe('loadAgentConfig: defaults', () => {
     expect(loadAgentConfig(undefined, {}, {})).toEqual({
       vm: undefined,
       stateDir: './data/agent',
+      provider: 'azure',
+      source: {},
       metadataUrl: 'http://169.254.169.254',
       apiVersion: '2020-07-01',
       metadataTimeoutMs: 5000,
@@ -325,5 +327,62 @@ describe('loadAgentConfig: errors name the field', () => {
   it('the schema is a published JSON Schema with an id', () => {
     expect(AgentConfigSchema.$id).toBe('https://forewarn.dev/schemas/agent-config.json');
     expect(AgentConfigSchema.additionalProperties).toBe(false);
+  });
+});
+
+describe('loadAgentConfig: source', () => {
+  it('picks each cloud, its default metadata URL and its options', () => {
+    const aws = loadAgentConfig(
+      file('source:\n  provider: aws\n  tokenTtl: 1h\n  v1Fallback: true\n'),
+      {},
+      {},
+    );
+    expect(aws).toMatchObject({
+      provider: 'aws',
+      metadataUrl: 'http://169.254.169.254',
+      source: { tokenTtlSeconds: 3600, v1Fallback: true },
+      scheduledEvents: false,
+      legacy: false,
+    });
+    const gcp = loadAgentConfig(undefined, { FOREWARN_PROVIDER: 'gcp' }, { 'source.longPoll': '30s' });
+    expect(gcp).toMatchObject({
+      provider: 'gcp',
+      metadataUrl: 'http://metadata.google.internal',
+      source: { longPollSeconds: 30 },
+    });
+    expect(loadAgentConfig(undefined, {}, { 'source.provider': 'alibaba' }).metadataUrl).toBe(
+      'http://100.100.100.200',
+    );
+    expect(loadAgentConfig(undefined, {}, { 'source.provider': 'tencent' }).metadataUrl).toBe(
+      'http://metadata.tencentyun.com',
+    );
+    expect(loadAgentConfig(undefined, {}, { 'source.provider': 'azure-legacy' })).toMatchObject({
+      legacy: true,
+      scheduledEvents: false,
+    });
+  });
+
+  it.each([
+    ['an unknown cloud', 'source:\n  provider: oracle\n', /\/source\/provider/],
+    ['no provider', 'source:\n  tokenTtl: 1h\n', /\/source.*provider/],
+    [
+      'an option of another cloud',
+      'source:\n  provider: tencent\n  longPoll: 30s\n',
+      /\/source\/longPoll: only for provider gcp, not tencent/,
+    ],
+    [
+      'a TTL above 6h',
+      'source:\n  provider: aws\n  tokenTtl: 7h\n',
+      /\/source\/tokenTtl: whole seconds from 1 to 21600/,
+    ],
+    ['a bad duration', 'source:\n  provider: gcp\n  longPoll: soon\n', /\/source\/longPoll/],
+    [
+      'an Azure metadata option on AWS',
+      'source:\n  provider: aws\nmetadata:\n  apiVersion: 2020-07-01\n',
+      /\/metadata\/apiVersion: only for provider azure/,
+    ],
+    ['an unknown field', 'source:\n  provider: aws\n  region: x\n', /\/source\/region/],
+  ])('refuses %s, naming the field', (_name, text, message) => {
+    expect(configError(file(text))).toMatch(message);
   });
 });

@@ -3,11 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { parse as parseYaml } from 'yaml';
-import { EVENT_TYPES, TRANSITIONS } from '../core/event.js';
+import { EVENT_TYPES, TRANSITIONS, type Provider } from '../core/event.js';
 import { FACILITIES, type Facility } from '../core/syslog-format.js';
 import { parseDuration } from '../core/time.js';
 import { setPath } from '../core/config-path.js';
 import { firstSchemaError } from '../core/validate.js';
+import { METADATA_URLS, resolveSource, SourceConfigSchema, type SourceSettings } from './source-config.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -51,6 +52,7 @@ export const AgentConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    source: Type.Optional(SourceConfigSchema),
     poll: Type.Optional(
       Type.Object(
         { interval: Type.Optional(Duration), maxBackoff: Type.Optional(Duration) },
@@ -157,6 +159,7 @@ export type AgentConfigFile = Static<typeof AgentConfigSchema>;
 export const AGENT_ENV: Record<string, string> = {
   FOREWARN_VM: 'vm',
   FOREWARN_STATE_DIR: 'stateDir',
+  FOREWARN_PROVIDER: 'source.provider',
   FOREWARN_METADATA_URL: 'metadata.url',
   FOREWARN_API_VERSION: 'metadata.apiVersion',
   FOREWARN_POLL_INTERVAL: 'poll.interval',
@@ -171,6 +174,8 @@ export const AGENT_ENV: Record<string, string> = {
 export interface ResolvedAgentConfig {
   vm?: string;
   stateDir: string;
+  provider: Provider;
+  source: SourceSettings;
   metadataUrl: string;
   apiVersion: string;
   metadataTimeoutMs: number;
@@ -264,10 +269,11 @@ export function loadAgentConfig(
     );
   }
   if (c.hub && c.eventGrid) throw new ConfigError(`${where}: /eventGrid: choose hub or eventGrid, not both`);
-  const scheduledEvents = c.metadata?.scheduledEvents ?? true;
-  const legacy = c.metadata?.legacy ?? false;
-  if (!scheduledEvents && !legacy)
-    throw new ConfigError(`${where}: /metadata: enable scheduledEvents or legacy`);
+  const { provider, source, scheduledEvents, legacy } = resolveSource(c.source, c.metadata, {
+    where,
+    seconds: (value, path) => duration(value, path, 0),
+    error: (message) => new ConfigError(message),
+  });
   if (c.syslog) {
     if (c.syslog.transport === 'unix' && !c.syslog.path)
       throw new ConfigError(`${where}: /syslog/path: required for the unix transport`);
@@ -283,7 +289,9 @@ export function loadAgentConfig(
   return {
     vm: c.vm,
     stateDir: c.stateDir ?? './data/agent',
-    metadataUrl: c.metadata?.url ?? 'http://169.254.169.254',
+    provider,
+    source,
+    metadataUrl: c.metadata?.url ?? METADATA_URLS[provider],
     apiVersion: c.metadata?.apiVersion ?? '2020-07-01',
     metadataTimeoutMs: duration(c.metadata?.timeout, 'metadata.timeout', 5000),
     scheduledEvents,

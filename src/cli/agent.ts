@@ -9,8 +9,7 @@ import { AgentJournal } from '../agent/journal.js';
 import { EventGridPublisher, HubPublisher, type Publisher } from '../agent/publisher.js';
 import { HookSink, type TransitionSink } from '../agent/sinks.js';
 import { SyslogSink } from '../agent/syslog-sink.js';
-import { AzureLegacySource } from '../sources/azure-legacy.js';
-import { AzureScheduledEventsSource, identifyAzureVm } from '../sources/azure.js';
+import { buildSources, identifyVm } from '../agent/sources.js';
 import type { VmIdentity } from '../sources/source.js';
 import { backoffDelay } from '../agent/backoff.js';
 import { duration } from './options.js';
@@ -24,7 +23,7 @@ async function identify(
   if (config.vm) return { name: config.vm };
   for (let attempt = 0; !signal.aborted; attempt++) {
     try {
-      return await identifyAzureVm(config.metadataUrl, config.metadataTimeoutMs);
+      return await identifyVm(config.provider, config.metadataUrl, config.metadataTimeoutMs);
     } catch (err) {
       const wait = backoffDelay(attempt, { baseMs: 1000, maxMs: config.maxBackoffMs });
       log.warn(
@@ -43,27 +42,7 @@ export function buildAgent(
   log: Logger,
 ): { agent: Agent; close: () => Promise<void> } {
   const journal = new AgentJournal(join(config.stateDir, 'agent.db'), config.outboxLimit);
-  const sources = [];
-  if (config.scheduledEvents) {
-    sources.push({
-      source: new AzureScheduledEventsSource({
-        baseUrl: config.metadataUrl,
-        apiVersion: config.apiVersion,
-        timeoutMs: config.metadataTimeoutMs,
-        vm: identity.name,
-      }),
-    });
-  }
-  if (config.legacy) {
-    sources.push({
-      source: new AzureLegacySource({
-        baseUrl: config.metadataUrl,
-        timeoutMs: config.metadataTimeoutMs,
-        vm: identity.name,
-      }),
-      tracker: { disappearance: 'completed' as const },
-    });
-  }
+  const sources = buildSources(config, identity.name);
   let publisher: Publisher | undefined;
   if (config.hub)
     publisher = new HubPublisher({
@@ -149,7 +128,8 @@ export function agentCommand(): Command {
     )
     .option('--vm <name>', 'this VM’s name (default: from /metadata/instance)')
     .option('--state-dir <dir>', 'journal directory (default ./data/agent)')
-    .option('--metadata-url <url>', 'metadata service base URL (default http://169.254.169.254)')
+    .option('--provider <cloud>', 'azure | azure-legacy | aws | gcp | alibaba | tencent (default azure)')
+    .option('--metadata-url <url>', 'metadata service base URL (default: the cloud’s own)')
     .option('--poll-interval <duration>', "poll interval, floor 200ms (default '1s')", duration)
     .option('--hub-url <url>', 'hub base URL')
     .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent')
@@ -165,6 +145,7 @@ export function agentCommand(): Command {
         config = loadAgentConfig(o.config, process.env, {
           vm: o.vm,
           stateDir: o.stateDir,
+          'source.provider': o.provider,
           'metadata.url': o.metadataUrl,
           'poll.interval': o.pollInterval,
           'hub.url': o.hubUrl,

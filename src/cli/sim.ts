@@ -193,7 +193,12 @@ function eventCommand(): Command {
   event
     .command('schedule')
     .description('schedule an event on the VMs matching every given target')
-    .requiredOption('--type <type>', 'Freeze | Reboot | Redeploy | Preempt | Terminate')
+    .requiredOption(
+      '--type <type>',
+      'the cloud’s event type: azure Freeze | Reboot | Redeploy | Preempt | Terminate; aws system-reboot | ' +
+        'instance-reboot | system-maintenance | instance-retirement | instance-stop | spot-terminate | spot-stop | ' +
+        'spot-hibernate | rebalance; gcp migrate | terminate | preempt | upcoming-maintenance; alibaba, tencent spot-termination',
+    )
     .option('--vm <names>', 'comma-separated VM names', list)
     .option('--pool <pool>', 'VMs of this pool')
     .option('--availability-set <name>', 'VMs of this availability set')
@@ -311,10 +316,15 @@ function vmCommand(): Command {
       const res = (await callJson(o.url, 'GET', 'sim/vms')) as { vms: Record<string, unknown>[] };
       if (o.json) return print(res);
       process.stdout.write(
-        `${table(res.vms, ['name', 'pool', 'availabilitySet', 'scaleSet', 'zone', 'faultDomain', 'updateDomain', 'id'])}\n`,
+        `${table(res.vms, ['name', 'provider', 'pool', 'availabilitySet', 'scaleSet', 'zone', 'faultDomain', 'updateDomain', 'id'])}\n`,
       );
     });
   vm.command('create <name>')
+    .option(
+      '--provider <cloud>',
+      'azure (default) | aws | gcp | alibaba | tencent: which metadata API it serves',
+    )
+    .option('--http-tokens <mode>', 'aws, alibaba: optional (default) | required metadata session tokens')
     .option('--pool <pool>')
     .option('--availability-set <name>')
     .option('--scale-set <name>')

@@ -8,6 +8,15 @@ import {
   parseLegacyEventTime,
   parseRfc1123,
   TimeFormatError,
+  toIso,
+  parseAwsEventTime,
+  formatAwsEventTime,
+  parseRfc3339,
+  formatRfc3339Seconds,
+  parseAlibabaEventTime,
+  formatAlibabaEventTime,
+  parseTencentTime,
+  formatTencentTime,
 } from './time.js';
 
 describe('parseRfc1123', () => {
@@ -125,4 +134,68 @@ describe('formatDuration', () => {
     expect(formatDuration(60_000)).toBe('1m');
     expect(formatDuration(1000)).toBe('1s');
   });
+});
+
+describe('AWS IMDS event time', () => {
+  it('parses a one- and a two-digit day and formats without padding', () => {
+    expect(toIso(parseAwsEventTime('21 Jan 2019 09:00:43 GMT'))).toBe('2019-01-21T09:00:43.000Z');
+    expect(toIso(parseAwsEventTime('1 Jan 2020 01:03:47 GMT'))).toBe('2020-01-01T01:03:47.000Z');
+    expect(formatAwsEventTime(Date.UTC(2020, 0, 1, 1, 3, 47, 900))).toBe('1 Jan 2020 01:03:47 GMT');
+    expect(parseAwsEventTime(formatAwsEventTime(Date.UTC(2026, 2, 7, 2)))).toBe(Date.UTC(2026, 2, 7, 2));
+  });
+  it.each([
+    '',
+    'Mon, 21 Jan 2019 09:00:43 GMT',
+    '21 Jan 2019 09:00:43',
+    '32 Jan 2019 09:00:43 GMT',
+    '2019-01-21T09:00:43Z',
+  ])('rejects %j', (input) => expect(() => parseAwsEventTime(input)).toThrow(TimeFormatError));
+});
+
+describe('parseRfc3339', () => {
+  it('reads Z, offsets and fractions', () => {
+    expect(toIso(parseRfc3339('2017-09-18T08:22:00Z'))).toBe('2017-09-18T08:22:00.000Z');
+    expect(toIso(parseRfc3339('2024-12-01T19:00:01.5+08:00'))).toBe('2024-12-01T11:00:01.500Z');
+    expect(toIso(parseRfc3339('2024-12-01T19:00:01.123456789-01:30'))).toBe('2024-12-01T20:30:01.123Z');
+    expect(formatRfc3339Seconds(Date.UTC(2026, 2, 7, 8, 22, 0, 999))).toBe('2026-03-07T08:22:00Z');
+  });
+  it.each([
+    '',
+    'none',
+    '2017-09-18T08:22:00',
+    '2017-09-18 08:22:00Z',
+    '2017-02-30T08:22:00Z',
+    '2017-09-18T08:22:00+25:00',
+    42,
+  ])('rejects %j', (input) => expect(() => parseRfc3339(input as string)).toThrow(TimeFormatError));
+});
+
+describe('Alibaba eventTime', () => {
+  it('parses the UTC+8 compact form that Date.parse cannot', () => {
+    expect(Number.isNaN(Date.parse('20190409T121826.922+0800'))).toBe(true);
+    expect(toIso(parseAlibabaEventTime('20190409T121826.922+0800'))).toBe('2019-04-09T04:18:26.922Z');
+    expect(toIso(parseAlibabaEventTime('20190409T121826+0000'))).toBe('2019-04-09T12:18:26.000Z');
+    expect(formatAlibabaEventTime(Date.UTC(2019, 3, 9, 4, 18, 26, 922))).toBe('20190409T121826.922+0800');
+  });
+  it.each([
+    '',
+    '2019-04-09T12:18:26Z',
+    '20190409T121826.922',
+    '20191309T121826.922+0800',
+    '20190409T121826.922+0860',
+  ])('rejects %j', (input) => expect(() => parseAlibabaEventTime(input)).toThrow(TimeFormatError));
+});
+
+describe('Tencent termination time', () => {
+  it('reads a zoneless time as UTC+8', () => {
+    expect(toIso(parseTencentTime('2018-08-18 12:05:33'))).toBe('2018-08-18T04:05:33.000Z');
+    expect(formatTencentTime(Date.UTC(2018, 7, 18, 4, 5, 33, 400))).toBe('2018-08-18 12:05:33');
+  });
+  it.each([
+    '',
+    '2018-08-18T12:05:33',
+    '2018-08-18 12:05',
+    '2018-08-18 24:05:33',
+    '2018-08-18 12:05:33+08:00',
+  ])('rejects %j', (input) => expect(() => parseTencentTime(input)).toThrow(TimeFormatError));
 });

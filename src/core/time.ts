@@ -155,3 +155,108 @@ export function formatDuration(ms: number): string {
   if (s > 0 || parts.length === 0) parts.push(`${s}s`);
   return parts.join('');
 }
+
+/** AWS IMDS `NotBefore`/`NotAfter`: `21 Jan 2019 09:00:43 GMT`, no weekday, day not padded (Go `2 Jan 2006`). */
+export function parseAwsEventTime(input: string): number {
+  if (typeof input !== 'string' || input.includes(','))
+    throw new TimeFormatError(input, "d MMM yyyy HH:mm:ss GMT, e.g. '21 Jan 2019 09:00:43 GMT'");
+  return parseRfc1123(input);
+}
+
+export function formatAwsEventTime(ms: number): string {
+  const d = new Date(Math.floor(ms / 1000) * 1000);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
+    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} GMT`
+  );
+}
+
+const RFC3339 =
+  /^\s*(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})\s*$/;
+
+/**
+ * RFC 3339 with a date, a time and a zone (`2017-09-18T08:22:00Z`, `…+08:00`): AWS spot and
+ * rebalance times, GCP upcoming-maintenance, Alibaba spot termination. No zone is an error.
+ */
+export function parseRfc3339(input: string): number {
+  const m = typeof input === 'string' ? RFC3339.exec(input) : null;
+  if (!m) throw new TimeFormatError(input, "RFC 3339, e.g. '2017-09-18T08:22:00Z'");
+  const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
+  const t = strictUtc(
+    input,
+    Number(m[1]),
+    Number(m[2]) - 1,
+    Number(m[3]),
+    Number(m[4]),
+    Number(m[5]),
+    Number(m[6]),
+    ms,
+  );
+  return t - offsetMs(input, m[8]!.toUpperCase() === 'Z' ? '+00:00' : m[8]!);
+}
+
+/** `+08:00` or `+0800` → milliseconds east of UTC. */
+function offsetMs(input: unknown, zone: string): number {
+  const m = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
+  if (!m || Number(m[2]) > 23 || Number(m[3]) > 59) throw new TimeFormatError(input, 'a zone offset ±HH:MM');
+  return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 3_600_000 + Number(m[3]) * 60_000);
+}
+
+/** RFC 3339 UTC to the second, as AWS and Alibaba print it: `2017-09-18T08:22:00Z`. */
+export function formatRfc3339Seconds(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+const ALIBABA = /^\s*(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:\.(\d{1,3}))?([+-]\d{4})\s*$/;
+
+/** Alibaba notification `eventTime`: `20190409T121826.922+0800` (Date.parse gives Invalid Date). */
+export function parseAlibabaEventTime(input: string): number {
+  const m = typeof input === 'string' ? ALIBABA.exec(input) : null;
+  if (!m) throw new TimeFormatError(input, "yyyyMMdd'T'HHmmss.SSSZ, e.g. '20190409T121826.922+0800'");
+  const ms = m[7] ? Number(m[7].padEnd(3, '0')) : 0;
+  const t = strictUtc(
+    input,
+    Number(m[1]),
+    Number(m[2]) - 1,
+    Number(m[3]),
+    Number(m[4]),
+    Number(m[5]),
+    Number(m[6]),
+    ms,
+  );
+  return t - offsetMs(input, m[8]!);
+}
+
+/** Formats as Alibaba does, in UTC+8: `20190409T121826.922+0800`. */
+export function formatAlibabaEventTime(ms: number): string {
+  const d = new Date(ms + 8 * 3_600_000);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return (
+    `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}T` +
+    `${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}+0800`
+  );
+}
+
+const TENCENT = /^\s*(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\s*$/;
+
+/** Tencent spot `termination-time`: `2018-08-18 12:05:33`, local time in UTC+8 with no zone marker. */
+export function parseTencentTime(input: string): number {
+  const m = typeof input === 'string' ? TENCENT.exec(input) : null;
+  if (!m) throw new TimeFormatError(input, "yyyy-MM-dd HH:mm:ss (UTC+8), e.g. '2018-08-18 12:05:33'");
+  const t = strictUtc(
+    input,
+    Number(m[1]),
+    Number(m[2]) - 1,
+    Number(m[3]),
+    Number(m[4]),
+    Number(m[5]),
+    Number(m[6]),
+  );
+  return t - 8 * 3_600_000;
+}
+
+export function formatTencentTime(ms: number): string {
+  const d = new Date(Math.floor(ms / 1000) * 1000 + 8 * 3_600_000);
+  return d.toISOString().slice(0, 19).replace('T', ' ');
+}

@@ -16,6 +16,8 @@ export interface AuthConfig {
   agents?: { vm: string; token: string }[];
   operators?: { name: string; role: Role; token: string }[];
   eventGridKeys?: { name: string; key: string }[];
+  /** Shared secrets of cloud event pushes (AWS EventBridge, Alibaba CloudMonitor/EventBridge). */
+  pushSecrets?: { name: string; secret: string }[];
 }
 
 const ROLE_RANK: Record<Role, number> = { read: 0, operate: 1, admin: 2 };
@@ -79,6 +81,23 @@ export class Authenticator {
       undefined;
     if (sas) return this.sasToken(sas, now);
     return undefined;
+  }
+
+  /**
+   * A cloud push's shared secret, from `Authorization: Bearer`, `X-Forewarn-Push-Secret`, or (for
+   * webhooks that can only set a URL) `?secret=`. Returns the secret's name, or undefined. Push
+   * secrets authorise only the push endpoints: bearer() never accepts them.
+   */
+  push(headers: Record<string, string | string[] | undefined>, query: URLSearchParams): string | undefined {
+    const auth = typeof headers.authorization === 'string' ? headers.authorization : '';
+    const header = headers['x-forewarn-push-secret'];
+    const given =
+      /^Bearer\s+(.+)$/i.exec(auth)?.[1]?.trim() ??
+      (typeof header === 'string' ? header : undefined) ??
+      query.get('secret') ??
+      undefined;
+    if (!given) return undefined;
+    return (this.config.pushSecrets ?? []).find((x) => same(x.secret, given))?.name;
   }
 
   /**

@@ -132,6 +132,21 @@ export const HubConfigSchema = Type.Object(
               ),
             ),
           ),
+          pushSecrets: Type.Optional(
+            Type.Array(
+              Type.Object(
+                {
+                  name: Type.String({ minLength: 1, description: 'shown as the reporter: push:<name>' }),
+                  secret: Type.Optional(Type.String({ minLength: 16 })),
+                  secretFile: Type.Optional(Type.String()),
+                },
+                { additionalProperties: false },
+              ),
+              {
+                description: 'shared secrets of cloud event pushes (/api/v1/push/aws, /api/v1/push/alibaba)',
+              },
+            ),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -291,6 +306,10 @@ export function loadHubConfig(
     eventGridKeys: (a.eventGridKeys ?? []).map((x, i) => ({
       name: x.name,
       key: secret(x.key, x.keyFile, `/auth/eventGridKeys/${i}/key`),
+    })),
+    pushSecrets: (a.pushSecrets ?? []).map((x, i) => ({
+      name: x.name,
+      secret: secret(x.secret, x.secretFile, `/auth/pushSecrets/${i}/secret`),
     })),
   };
   if (env.FOREWARN_ADMIN_TOKEN)

@@ -39,12 +39,18 @@ function authorise(principal: Principal, batch: IncomingTransition[]): void {
   }
 }
 
-export function ingestRoutes(ctx: IngestContext) {
+/** Stores a batch through the one ingest path (group commit, metrics, planning) and counts the outcomes. */
+export type Ingester = (
+  batch: IncomingTransition[],
+) => Promise<{ new: number; duplicate: number; merged: number }>;
+
+/** The ingest pipeline shared by agents' CloudEvents, Event Grid publishes and cloud pushes. */
+export function createIngester(ctx: IngestContext): Ingester {
   const commits = new GroupCommit(
     (batch: IncomingTransition[], at: string) => ctx.store.ingest(batch, at),
     ctx.now,
   );
-  async function store(batch: IncomingTransition[]) {
+  return async function store(batch: IncomingTransition[]) {
     const { results, at } = await commits.add(batch);
     const counts = { new: 0, duplicate: 0, merged: 0 };
     results.forEach((r, i) => {
@@ -65,7 +71,11 @@ export function ingestRoutes(ctx: IngestContext) {
       }
     });
     return counts;
-  }
+  };
+}
+
+export function ingestRoutes(ctx: IngestContext) {
+  const store = createIngester(ctx);
 
   return async function routes(app: FastifyInstance): Promise<void> {
     // Bodies are parsed by the CloudEvents SDK or by us, never half-parsed by Fastify.

@@ -22,6 +22,7 @@ import { agentRoutes } from './routes-agents.js';
 import { dashboardRoutes } from './routes-dashboard.js';
 import { INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
 import { mailRoutes } from './routes-mail.js';
+import { pushRoutes } from './routes-push.js';
 import { readRoutes } from './routes-read.js';
 import { rulesRoutes } from './routes-rules.js';
 import { streamRoutes } from './routes-stream.js';
@@ -190,6 +191,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     },
   });
   await app.register(ingestRoutes({ store: o.store, auth, metrics, events, now }));
+  await app.register(pushRoutes({ store: o.store, auth, metrics, events, now }));
   await app.register(
     agentRoutes({ store: o.store, auth, events, now, redeliverAfterMs: o.redeliverAfterMs }),
   );

@@ -29,7 +29,12 @@ export function renderScheduledEvents(
   version: ScheduledEventsVersion,
 ): AzureScheduledEventsDocument {
   const events = activities
-    .filter((a) => version.types.includes(a.type) && (a.status === 'Scheduled' || a.status === 'Started'))
+    .filter(
+      (a) =>
+        a.provider === 'azure' &&
+        (version.types as readonly string[]).includes(a.type) &&
+        (a.status === 'Scheduled' || a.status === 'Started'),
+    )
     .map((a) => {
       const e: AzureScheduledEvent = {
         EventId: a.eventId,
@@ -59,7 +64,10 @@ export function renderLegacyMaintenance(
 ): Record<string, string> {
   const window = LEGACY_NOTICE_MS / timeScale;
   const due = activities
-    .filter((a) => (a.type === 'Reboot' || a.type === 'Redeploy') && a.resources.includes(vm))
+    .filter(
+      (a) =>
+        a.provider === 'azure' && (a.type === 'Reboot' || a.type === 'Redeploy') && a.resources.includes(vm),
+    )
     .filter((a) => a.status === 'Started' || (a.status === 'Scheduled' && a.notBefore - now <= window))
     .sort((x, y) => x.notBefore - y.notBefore)[0];
   if (!due) return {};

@@ -1,7 +1,6 @@
 // Azure's per-VM metadata service: Scheduled Events (GET and the StartRequests POST), the
 // instance document, and the 2015 legacy endpoints. Mounted at `/vm/<name>` and unprefixed
 // (the default VM), so one port can serve a whole fleet.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toIso } from '../core/time.js';
 import {
@@ -16,6 +15,7 @@ import {
   renderLegacyMaintenance,
   renderScheduledEvents,
 } from './azure-documents.js';
+import { pause } from './pause.js';
 import type { Controller } from './controller.js';
 import { malform, type Endpoint, type FaultDecision, type FaultInjector } from './faults.js';
 import type { SimVm } from './fleet.js';
@@ -111,6 +111,12 @@ export function azureMetadataRoutes(ctx: MetadataContext) {
               ? `Not found. The default VM ${JSON.stringify(ctx.defaultVm)} (--default-vm) does not exist`
               : 'Not found. The simulator has no VMs: the fleet is empty';
         void reply.code(404).send({ error });
+        return undefined;
+      }
+      if (vm.provider !== 'azure') {
+        void reply
+          .code(404)
+          .send({ error: `Not found. ${vm.name} is a VM of ${vm.provider}: it has no Azure metadata` });
         return undefined;
       }
       const record: Served = { vm: vm.name };
@@ -283,19 +289,4 @@ export function parseStartRequests(body: unknown): string[] | undefined {
     ids.push(id);
   }
   return ids;
-}
-
-/** Waits, but lets go early when the server closes or the client hangs up. */
-async function pause(ms: number, closing: AbortSignal, reply: FastifyReply): Promise<void> {
-  const gone = new AbortController();
-  const onClose = () => gone.abort();
-  reply.raw.once('close', onClose);
-  const signal = AbortSignal.any([closing, gone.signal]);
-  try {
-    await sleep(ms, undefined, { signal });
-  } catch {
-    // aborted: carry on, the write goes nowhere if the client left
-  } finally {
-    reply.raw.off('close', onClose);
-  }
 }

@@ -6,12 +6,14 @@ import { toIso } from '../core/time.js';
 import { scheduledEventsVersion } from './azure-versions.js';
 import { renderScheduledEvents } from './azure-documents.js';
 import type { Activity, ActivityStatus } from './controller.js';
-import type { MetadataContext } from './azure-metadata.js';
+import type { CloudMetadataContext } from './cloud-metadata.js';
+import { PUSH_FORMATS, type CloudPusher } from './cloud-pushes.js';
 import { SimError } from './fleet.js';
 import type { ScenarioPlayer } from './scenario.js';
 import {
   ConfigBody,
   FaultSpec,
+  PushTargets,
   RescheduleBody,
   ResetBody,
   ScenarioDocument,
@@ -20,14 +22,16 @@ import {
   VmInput,
 } from './schemas.js';
 
-export interface ControlContext extends MetadataContext {
+export interface ControlContext extends CloudMetadataContext {
   player: ScenarioPlayer;
+  pusher: CloudPusher;
 }
 
 /** An activity as the control API shows it: ISO times, the expected end. */
 export function activityView(a: Activity) {
   return {
     eventId: a.eventId,
+    provider: a.provider,
     type: a.type,
     status: a.status,
     source: a.source,
@@ -102,8 +106,21 @@ export function controlRoutes(ctx: ControlContext) {
       c.removeVm(vm.name);
       ctx.faults.clear(vm.name);
       ctx.enabled.delete(vm.name);
+      ctx.tokens.revoke(vm.name);
       return vm;
     });
+    app.delete(
+      '/vms/:name/tokens',
+      {
+        schema: {
+          tags,
+          params: NameParam,
+          description:
+            'Revokes every AWS IMDSv2 / Alibaba metadata session token of the VM: its next read with one gets 401, as after expiry.',
+        },
+      },
+      async (req) => ({ revoked: ctx.tokens.revoke(c.fleet.require(req.params.name).name) }),
+    );
     app.get(
       '/vms/:name/document',
       {
@@ -214,6 +231,31 @@ export function controlRoutes(ctx: ControlContext) {
       }),
     );
 
+    app.get(
+      '/pushes',
+      { schema: { tags, description: 'Where cloud event pushes go (secrets hidden), and every push sent.' } },
+      async () => ctx.pusher.view(),
+    );
+    app.put(
+      '/pushes',
+      {
+        schema: {
+          tags,
+          body: PushTargets,
+          description:
+            'Replaces the push targets: Alibaba CloudMonitor ECS system events and AWS EventBridge events are posted there as activities move.',
+        },
+      },
+      async (req) => {
+        for (const format of PUSH_FORMATS) ctx.pusher.set(format, req.body[format]);
+        return ctx.pusher.view();
+      },
+    );
+    app.delete('/pushes', { schema: { tags } }, async () => {
+      for (const format of PUSH_FORMATS) ctx.pusher.set(format, undefined);
+      return ctx.pusher.view();
+    });
+
     app.get('/faults', { schema: { tags } }, async () => ctx.faults.all());
     app.put('/faults', { schema: { tags, body: FaultSpec } }, async (req) => {
       ctx.faults.set(req.body);
@@ -256,6 +298,8 @@ export function controlRoutes(ctx: ControlContext) {
         ctx.faults.clearAll();
         ctx.limiter.reset();
         ctx.enabled.clear();
+        ctx.tokens.revoke();
+        ctx.pusher.reset();
         ctx.log.clear();
         return { ok: true, vms: c.fleet.list().length };
       },

@@ -4,9 +4,9 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { parseDuration, TimeFormatError, toIso } from '../core/time.js';
-import { AZURE_EVENT_TYPES, type AzureEventType } from './azure-versions.js';
+import { CLOUD_EVENT_TYPES, timingOf, type SimProvider } from './cloud-types.js';
 import { Fleet, SimError, type Targets } from './fleet.js';
-import { DEFAULT_TIMING, HOST_FAILURE_DESCRIPTION } from './timing.js';
+import { HOST_FAILURE_DESCRIPTION } from './timing.js';
 
 export type ActivityStatus = 'Scheduled' | 'Started' | 'Completed' | 'Canceled';
 export type EventSource = 'Platform' | 'User';
@@ -15,7 +15,10 @@ export type ApprovalMode = 'any' | 'all';
 
 export interface Activity {
   eventId: string;
-  type: AzureEventType;
+  /** The cloud of every VM in `resources`; each metadata server renders only its own cloud's. */
+  provider: SimProvider;
+  /** The cloud's own word: Azure EventType, AWS event code, GCP maintenance kind, … (cloud-types.ts). */
+  type: string;
   source: EventSource;
   description: string;
   resources: string[];
@@ -90,6 +93,7 @@ export class Controller extends EventEmitter {
     this.autoAdvance = options.autoAdvance ?? true;
     this.defaultApproval = options.defaultApproval ?? 'any';
     this.keepFinished = options.keepFinished ?? 1000;
+    this.setMaxListeners(0); // one listener per hanging long-poll
   }
 
   get timeScale(): number {
@@ -120,14 +124,23 @@ export class Controller extends EventEmitter {
    * Everything is validated before any state changes.
    */
   schedule(input: ScheduleInput): Activity[] {
-    const type = AZURE_EVENT_TYPES.find((t) => t === input.type);
-    if (!type) {
+    const vms = this.fleet.resolve(input.targets);
+    const provider = vms[0]!.provider;
+    const other = vms.find((vm) => vm.provider !== provider);
+    if (other) {
       throw new SimError(
         400,
-        `type: unknown event type ${JSON.stringify(input.type)}; one of ${AZURE_EVENT_TYPES.join(', ')}`,
+        `targets: they span clouds (${vms[0]!.name} is ${provider}, ${other.name} is ${other.provider}); one cloud per event`,
       );
     }
-    const timing = DEFAULT_TIMING[type];
+    const type = input.type;
+    const timing = timingOf(provider, type);
+    if (!timing) {
+      throw new SimError(
+        400,
+        `type: unknown event type ${JSON.stringify(type)} for ${provider} VMs; one of ${CLOUD_EVENT_TYPES[provider].join(', ')}`,
+      );
+    }
     const now = this.now();
     let notBefore: number;
     if (input.notBefore !== undefined) {
@@ -145,18 +158,17 @@ export class Controller extends EventEmitter {
     if (!Number.isInteger(duration) || duration < -1) {
       throw new SimError(400, 'durationSeconds: must be an integer >= -1 (-1 unknown, 0 no impact)');
     }
-    const hostFailure = input.status === 'Started';
+    const hostFailure = input.status === 'Started' || timing.publishedStarted === true;
     // A host failure has no notice: it is published already started, so NotBefore is now.
     if (hostFailure) notBefore = now;
     const source = input.source ?? 'Platform';
     const description =
       input.description ??
-      (hostFailure
+      (hostFailure && provider === 'azure'
         ? HOST_FAILURE_DESCRIPTION
         : source === 'User'
           ? (timing.userDescription ?? timing.description)
           : timing.description);
-    const vms = this.fleet.resolve(input.targets);
     const groups = new Map<string, typeof vms>();
     for (const vm of vms) {
       const key = type === 'Terminate' ? `vm:${vm.name}` : Fleet.groupOf(vm);
@@ -165,7 +177,8 @@ export class Controller extends EventEmitter {
     const created: Activity[] = [];
     for (const members of groups.values()) {
       const activity: Activity = {
-        eventId: randomUUID().toUpperCase(),
+        eventId: newEventId(provider),
+        provider,
         type,
         source,
         description,
@@ -404,7 +417,9 @@ export class Controller extends EventEmitter {
     for (const vm of a.audience) this.incarnations.set(vm, this.incarnation(vm) + 1);
   }
 
+  /** Emits `changed` after every change, so long-polls (GCP wait_for_change) re-render. */
   private changed(): void {
+    this.emit('changed');
     this.prune();
     if (this.autoAdvance) this.arm();
   }
@@ -435,6 +450,15 @@ export class Controller extends EventEmitter {
     }, wait);
     this.timer.unref();
   }
+}
+
+/** Each cloud's id style: Azure upper-case GUIDs, AWS `instance-event-<17 hex>`, Alibaba `e-…`. */
+function newEventId(provider: SimProvider): string {
+  const hex = randomUUID().replace(/-/g, '');
+  if (provider === 'aws') return `instance-event-${hex.slice(0, 17)}`;
+  if (provider === 'alibaba') return `e-bp1${hex.slice(0, 17)}`;
+  if (provider === 'azure') return randomUUID().toUpperCase();
+  return `${provider}-${hex.slice(0, 20)}`;
 }
 
 /** An absolute `notBefore`: ISO 8601 with a date and a time. */

@@ -1,7 +1,18 @@
 // Fault injection for metadata endpoints, per VM or global. Each fault fires at a rate (0..1);
 // `count` limits how many requests it touches before it clears itself.
 
-export const ENDPOINTS = ['scheduledevents', 'instance', 'legacy'] as const;
+/** Azure's three, then one per other cloud's metadata reads, and the AWS/Alibaba token PUT apart. */
+export const ENDPOINTS = [
+  'scheduledevents',
+  'instance',
+  'legacy',
+  'aws',
+  'aws-token',
+  'gcp',
+  'alibaba',
+  'alibaba-token',
+  'tencent',
+] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
 export const MALFORMED_KINDS = ['truncated', 'garbage', 'empty', 'wrong-shape'] as const;
 export type MalformedKind = (typeof MALFORMED_KINDS)[number];

@@ -1,8 +1,9 @@
 // The simulated fleet: VMs and how they group. Grouping decides who sees an event:
 // Azure shows an event to every VM of the same availability set or scale-set placement group.
 import { randomUUID } from 'node:crypto';
+import type { SimProvider } from './cloud-types.js';
 
-export type SimProvider = 'azure';
+export type { SimProvider } from './cloud-types.js';
 
 export interface SimVm {
   name: string;
@@ -21,6 +22,8 @@ export interface SimVm {
   vmSize: string;
   subscriptionId: string;
   privateIp: string;
+  /** AWS/Alibaba IMDS token mode: `optional` accepts plain GETs, `required` only with a session token. */
+  httpTokens?: 'optional' | 'required';
   createdAt: string;
 }
 
@@ -137,8 +140,12 @@ export class Fleet {
     return matches;
   }
 
-  /** The broadcast group: availability set, else scale set, else the VM alone. */
+  /**
+   * The broadcast group: availability set, else scale set, else the VM alone. Only Azure shows an
+   * event to siblings; every other cloud's metadata speaks of the instance alone.
+   */
   static groupOf(vm: SimVm): string {
+    if (vm.provider !== 'azure') return `vm:${vm.name}`;
     if (vm.availabilitySet) return `as:${vm.availabilitySet}`;
     if (vm.scaleSet) return `vmss:${vm.scaleSet}`;
     return `vm:${vm.name}`;

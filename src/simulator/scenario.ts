@@ -57,6 +57,7 @@ export function expandFleet(fleet: ScenarioT['fleet']): SimVmInput[] {
     for (let i = 0; i < g.count; i++) {
       out.push({
         name: `${g.prefix}${String(start + i).padStart(width, '0')}`,
+        ...(g.provider ? { provider: g.provider } : {}),
         pool: g.pool,
         availabilitySet: g.availabilitySet,
         scaleSet: g.scaleSet,

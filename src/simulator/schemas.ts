@@ -1,6 +1,7 @@
 // TypeBox schemas of the control API. Unknown fields are rejected (additionalProperties: false)
 // so a typo never silently does nothing.
 import { Type, type Static } from '@sinclair/typebox';
+import { ALL_EVENT_TYPES, CLOUD_EVENT_TYPES, SIM_PROVIDERS } from './cloud-types.js';
 import { ENDPOINTS, MALFORMED_KINDS } from './faults.js';
 
 const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'VM name' });
@@ -29,7 +30,17 @@ export const VmInput = Type.Object(
     id: Type.Optional(
       Type.String({ pattern: '^[0-9a-fA-F-]{36}$', description: 'vmId (GUID); generated if absent' }),
     ),
-    provider: Type.Optional(Type.Literal('azure')),
+    provider: Type.Optional(
+      Type.Union(
+        SIM_PROVIDERS.map((p) => Type.Literal(p)),
+        { description: 'which cloud the VM is in, so which metadata API it serves (default azure)' },
+      ),
+    ),
+    httpTokens: Type.Optional(
+      Type.Union([Type.Literal('optional'), Type.Literal('required')], {
+        description: 'aws/alibaba: whether metadata reads need a session token (default optional)',
+      }),
+    ),
     pool: Type.Optional(Label),
     availabilitySet: Type.Optional(Label),
     scaleSet: Type.Optional(Label),
@@ -60,8 +71,14 @@ export const Targets = Type.Object(
 );
 
 export const EventType = Type.Union(
-  ['Freeze', 'Reboot', 'Redeploy', 'Preempt', 'Terminate'].map((t) => Type.Literal(t)),
-  { description: 'Azure EventType' },
+  ALL_EVENT_TYPES.map((t) => Type.Literal(t)),
+  {
+    description:
+      "The cloud's own event type; it must be one of the targeted VMs' provider: " +
+      Object.entries(CLOUD_EVENT_TYPES)
+        .map(([p, types]) => `${p}: ${types.join(', ')}`)
+        .join('; '),
+  },
 );
 
 export const ScheduleBody = Type.Object(
@@ -127,6 +144,22 @@ export const ConfigBody = Type.Object(
   { additionalProperties: false },
 );
 
+const PushTarget = Type.Object(
+  {
+    url: Type.String({
+      pattern: '^https?://',
+      maxLength: 2048,
+      description: "e.g. a hub's /api/v1/push/alibaba",
+    }),
+    secret: Type.String({ minLength: 16, maxLength: 512, description: 'sent as X-Forewarn-Push-Secret' }),
+  },
+  { additionalProperties: false },
+);
+export const PushTargets = Type.Object(
+  { aws: Type.Optional(PushTarget), alibaba: Type.Optional(PushTarget) },
+  { additionalProperties: false },
+);
+
 export const ResetBody = Type.Object(
   { fleet: Type.Optional(Type.Boolean({ description: 'also delete every VM' })) },
   { additionalProperties: false },
@@ -147,6 +180,7 @@ const VmGenerator = Type.Object(
               'zero-pad the numbers to the width of the largest, at least two digits (default true)',
           }),
         ),
+        provider: Type.Optional(Type.Union(SIM_PROVIDERS.map((p) => Type.Literal(p)))),
         pool: Type.Optional(Label),
         availabilitySet: Type.Optional(Label),
         scaleSet: Type.Optional(Label),

@@ -5,7 +5,10 @@ import swagger from '@fastify/swagger';
 import type { LoggerOptions } from 'pino';
 import { parseDuration } from '../core/time.js';
 import { installJsonErrors, reasonOf } from '../http/errors.js';
-import { azureMetadataRoutes, type MetadataContext } from './azure-metadata.js';
+import { azureMetadataRoutes } from './azure-metadata.js';
+import { cloudMetadataRoutes, type CloudMetadataContext } from './cloud-metadata.js';
+import { CloudPusher } from './cloud-pushes.js';
+import { TokenStore } from './imds-tokens.js';
 import { controlRoutes, type ControlContext } from './control-api.js';
 import { Controller, type ApprovalMode } from './controller.js';
 import { FaultInjector } from './faults.js';
@@ -48,8 +51,9 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   });
   const faults = new FaultInjector(options.random);
   const closing = new AbortController();
-  const metadata: MetadataContext = {
+  const metadata: CloudMetadataContext = {
     controller,
+    tokens: new TokenStore(controller.now),
     faults,
     limiter: new RateLimiter(options.rateLimit ?? 5, controller.now),
     log: new RequestLog(),
@@ -61,7 +65,8 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
     closing: closing.signal,
   };
   const player = new ScenarioPlayer(controller, faults);
-  const context: ControlContext = Object.assign(metadata, { player });
+  const pusher = new CloudPusher(controller);
+  const context: ControlContext = Object.assign(metadata, { player, pusher });
 
   const app = Fastify({
     logger: options.logger ?? false,
@@ -96,6 +101,8 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   });
   await app.register(azureMetadataRoutes(metadata));
   await app.register(azureMetadataRoutes(metadata), { prefix: '/vm/:vm' });
+  await app.register(cloudMetadataRoutes(metadata));
+  await app.register(cloudMetadataRoutes(metadata), { prefix: '/vm/:vm' });
   await app.register(controlRoutes(context), { prefix: '/sim' });
   app.get('/sim/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.addHook('preClose', async () => {

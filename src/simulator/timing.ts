@@ -11,6 +11,8 @@ export interface TypeTiming {
   startedForMs: number;
   description: string;
   userDescription?: string;
+  /** Published already Started, with no notice (Alibaba's failure events have no Scheduled state). */
+  publishedStarted?: boolean;
 }
 
 const MIN = 60_000;

@@ -30,6 +30,11 @@ export interface MaintenanceSource {
   readonly provider: Provider;
   /** Reads the current document; throws SourceError on anything but a valid document. */
   poll(signal?: AbortSignal): Promise<SourceDocument>;
+  /**
+   * Hands back the events the tracker still holds, once at start. A source whose documents carry
+   * no ids (GCP maintenance-event) mints them, and needs them again after a restart.
+   */
+  restore?(events: MaintenanceEvent[]): void;
   /** Asks the cloud to start these events early (Azure StartRequests). */
   approve?(eventIds: string[], signal?: AbortSignal): Promise<void>;
 }

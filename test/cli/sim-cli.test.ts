@@ -142,12 +142,25 @@ describe('sim vm', () => {
 
     const table = await ok('sim', 'vm', 'list');
     const lines = table.trim().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+POOL\s+AVAILABILITYSET/);
+    expect(lines[0]).toMatch(/^NAME\s+PROVIDER\s+POOL\s+AVAILABILITYSET/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['web-1', 'web-2', 'db-1', 'app-1']);
     expect(lines[4]).toContain(stored.id);
 
     const json = JSON.parse(await ok('sim', 'vm', 'list', '--json'));
     expect(json.vms.map((v: { name: string }) => v.name)).toEqual(['web-1', 'web-2', 'db-1', 'app-1']);
+  });
+
+  it('creates a VM of another cloud and schedules that cloud’s event on it', async () => {
+    await ok('sim', 'vm', 'create', 'ec2-1', '--provider', 'aws', '--http-tokens', 'required');
+    expect((await api.get('/sim/vms/ec2-1')).body).toMatchObject({ provider: 'aws', httpTokens: 'required' });
+    expect(await ok('sim', 'event', 'schedule', '--type', 'spot-stop', '--vm', 'ec2-1')).toContain(
+      'spot-stop',
+    );
+    expect((await events()).map((e) => [e.provider, e.type, e.resources])).toEqual([
+      ['aws', 'spot-stop', ['ec2-1']],
+    ]);
+    const bad = await cli('sim', 'vm', 'create', 'x-1', '--provider', 'oracle', '--url', url);
+    expect((bad.error as ApiError).status).toBe(400);
   });
 
   it('a duplicate VM fails with the server message', async () => {

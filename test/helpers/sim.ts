@@ -41,3 +41,14 @@ export async function startSim(options: SimulatorOptions = {}): Promise<TestSim>
 }
 
 export const SE = '/metadata/scheduledevents?api-version=';
+
+/** A seeded PRNG (mulberry32), so fault injection at a rate is the same on every run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(a ^ (a >>> 15), a | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}

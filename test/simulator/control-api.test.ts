@@ -363,7 +363,7 @@ describe('bad input is refused and changes nothing', () => {
       'POST /sim/events',
       event({ type: 'Explode' }),
       400,
-      /^body\/type: must be one of Freeze, Reboot, Redeploy, Preempt, Terminate$/,
+      /^body\/type: must be one of Freeze, Reboot, Redeploy, Preempt, Terminate, system-reboot, .*spot-termination$/,
     ],
     [
       'bad approval mode',
@@ -391,7 +391,7 @@ describe('bad input is refused and changes nothing', () => {
       'PUT /sim/faults',
       { errorRate: 1, endpoints: ['scheduledevents', 'imds'] },
       400,
-      /^body\/endpoints\/1: must be one of scheduledevents, instance, legacy$/,
+      /^body\/endpoints\/1: must be one of scheduledevents, instance, legacy, aws, aws-token, gcp, alibaba, alibaba-token, tencent$/,
     ],
     [
       'bad status filter',
