@@ -189,6 +189,31 @@ export class Executor {
     return false;
   }
 
+  /**
+   * A VM whose event is over holds its pool slots until every undo step of that event succeeded
+   * (it is back in its load balancer), so the next VM is not taken out before this one is back.
+   * An undo that was dead-lettered keeps the slot until it expires or is redriven and succeeds.
+   */
+  private async releaseWhenRestored(eventKey: string, vm: string): Promise<void> {
+    for (const run of await this.o.store.runsForEvent(eventKey, { vm, phase: 'undo' }))
+      if (
+        (await this.o.store.stepsOfRun(run.key)).some(
+          (s) => s.status !== 'succeeded' && s.status !== 'skipped',
+        )
+      )
+        return;
+    const released = await this.o.store.releaseSlots(eventKey, vm);
+    if (!released) return;
+    await this.o.store.audit({
+      at: this.iso(),
+      actor: 'executor',
+      action: 'budget.released',
+      subject: `event:${eventKey}`,
+      detail: { vm, slots: released, reason: 'undo steps succeeded: the VM is back' },
+    });
+    this.wake();
+  }
+
   private async execute(step: ClaimedStep): Promise<void> {
     const started = this.o.now();
     const startedAt = this.iso();
@@ -285,6 +310,7 @@ export class Executor {
       this.outcomes.inc({ action: step.action, outcome: 'succeeded' });
       if (deadline !== undefined) this.leftAtSuccess.observe((deadline - this.o.now()) / 1000);
       await finish(result, { status: 'succeeded' });
+      if (run.phase === 'undo' && this.o.budgets) await this.releaseWhenRestored(run.eventKey, run.vm);
       return;
     }
     const retryAt =
