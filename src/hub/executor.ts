@@ -154,8 +154,8 @@ export class Executor {
   }
 
   /** A disruptive step needs a slot of its VM's pools; false: held (back to pending, no attempt). */
-  private async admit(step: StepRow, vm: string, eventKey: string): Promise<boolean> {
-    const gate = await this.o.budgets!.gate(step, vm, eventKey);
+  private async admit(step: StepRow, vm: string, eventKey: string, rule: string): Promise<boolean> {
+    const gate = await this.o.budgets!.gate(step, vm, eventKey, rule);
     const iso = this.iso();
     if (gate.kind === 'run') {
       this.budgetOutcomes.inc({ outcome: 'run' });
@@ -169,7 +169,7 @@ export class Executor {
         actor: 'executor',
         action: 'budget.overridden',
         subject: `event:${eventKey}`,
-        detail: { vm, step: step.name, run: step.runKey, reason: gate.reason },
+        detail: { vm, step: step.name, run: step.runKey, cause: gate.cause, reason: gate.reason },
       });
       return true;
     }
@@ -182,7 +182,7 @@ export class Executor {
         actor: 'executor',
         action: 'budget.held',
         subject: `event:${eventKey}`,
-        detail: { vm, step: step.name, run: step.runKey, reason: gate.reason },
+        detail: { vm, step: step.name, run: step.runKey, cause: gate.cause, reason: gate.reason },
       });
     }
     await this.o.store.holdStep(step.id, gate.until, gate.reason, iso);
@@ -268,7 +268,8 @@ export class Executor {
       );
       return;
     }
-    if (step.disruptive && this.o.budgets && !(await this.admit(step, run.vm, run.eventKey))) return;
+    if (step.disruptive && this.o.budgets && !(await this.admit(step, run.vm, run.eventKey, run.rule)))
+      return;
     const action = this.o.actions.get(step.action);
     let result: ActionResult;
     if (!action) {

@@ -13,6 +13,7 @@ import { HubEvents } from './hub-events.js';
 import { LbReconciler } from './lb-reconciler.js';
 import { HubMetrics } from './metrics.js';
 import { Budgets, type PoolT } from './budgets.js';
+import { Windows } from './windows.js';
 import { PlanFeed } from './plan-feed.js';
 import { poolRoutes } from './routes-pools.js';
 import { Planner } from './planner.js';
@@ -80,7 +81,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   await rules.load();
   let publicUrl = o.publicUrl ?? '';
 
-  const budgets = new Budgets(o.pools ?? [], o.store, now);
+  const budgets = new Budgets(o.pools ?? [], o.store, now, new Windows(() => rules.all(), now));
   const executor = new Executor({
     budgets,
     store: o.store,
