@@ -25,6 +25,8 @@ export interface ExecutorOptions {
   /** Pool budgets that disruptive steps must fit in (none: they run like any step). */
   budgets?: Budgets;
   notifyCommand: (vm: string) => void;
+  /** Told when a step is first held (or held for a new reason): the dashboard reads again. */
+  onHeld?: (info: { vm: string; eventKey: string; step: string; cause: string; reason: string }) => void;
   /** Told about every finished attempt (the demo prints them; the dashboard will stream them). */
   onAttempt?: (info: {
     step: StepRow;
@@ -186,6 +188,8 @@ export class Executor {
       });
     }
     await this.o.store.holdStep(step.id, gate.until, gate.reason, iso);
+    if (step.heldReason !== gate.reason)
+      this.o.onHeld?.({ vm, eventKey, step: step.name, cause: gate.cause, reason: gate.reason });
     return false;
   }
 

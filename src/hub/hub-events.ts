@@ -11,6 +11,7 @@ export interface StoredTransition extends IncomingTransition {
 }
 
 export type AttemptInfo = Parameters<NonNullable<ExecutorOptions['onAttempt']>>[0];
+export type HeldInfo = Parameters<NonNullable<ExecutorOptions['onHeld']>>[0];
 
 export interface HubEventMap {
   transition: [StoredTransition];
@@ -20,6 +21,8 @@ export interface HubEventMap {
   commandDone: [CommandRow];
   /** A step attempt finished. */
   attempt: [AttemptInfo];
+  /** A disruptive step was held (pool full, outside its window, or blocked), or for a new reason. */
+  held: [HeldInfo];
   /** An agent heartbeat was stored, for this VM. */
   heartbeat: [string];
 }

@@ -93,6 +93,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     baseBackoffMs: o.baseBackoffMs,
     eventUrl: (key) => `${publicUrl}/api/v1/events/${key}`,
     notifyCommand: (vm) => events.emit('command', vm),
+    onHeld: (x) => events.emit('held', x),
     onAttempt: (a) => {
       o.onAttempt?.(a);
       events.emit('attempt', a);
