@@ -59,8 +59,19 @@ export interface PoolsAnswer {
     maxUnavailable: number | string;
     max: number;
     inUse: { pool: string; vm: string; eventKey: string; acquiredAt: string; expiresAt: string }[];
-    held: { vm: string; eventKey: string; step: string; rule: string; reason: string; nextCheck: string }[];
+    held: HeldStep[];
   }[];
+  /** Held by a rule's window or blockers, on VMs of no pool. */
+  outsidePools: HeldStep[];
+}
+
+export interface HeldStep {
+  vm: string;
+  eventKey: string;
+  step: string;
+  rule: string;
+  reason: string;
+  nextCheck: string;
 }
 
 export interface EventSummary {

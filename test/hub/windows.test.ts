@@ -152,6 +152,12 @@ describe('blockers', () => {
     expect((await audit(data.eventId)).find((a) => a.action === 'budget.held').detail).toMatchObject({
       cause: 'blocker',
     });
+    // No pool: GET /api/v1/pools lists it apart, with its reason.
+    const pools = await h.api('GET', '/api/v1/pools', undefined, READER);
+    expect(pools.body).toMatchObject({
+      pools: [],
+      outsidePools: [{ vm: 'web-01', step: 'drain', rule: 'masked', reason: held.heldReason }],
+    });
     expect(alerts.calls.length).toBeGreaterThanOrEqual(1);
     expect(rx.calls).toEqual([]);
 

@@ -1,6 +1,7 @@
 // The Overview's pool capacity panel: each pool's budget as GET /api/v1/pools reports it (slots
-// in use of the most it allows, who holds them) and the steps waiting for a slot, with why.
-import type { PoolsAnswer } from '../../hub/dashboard-types.js';
+// in use of the most it allows, who holds them) and the steps waiting for a slot, with why; and
+// steps a rule's window or blockers hold on VMs of no pool.
+import type { HeldStep, PoolsAnswer } from '../../hub/dashboard-types.js';
 import { api } from '../api.js';
 import { eventPath, relative } from '../format.js';
 import { useLive } from '../hooks.js';
@@ -12,6 +13,7 @@ export function PoolCapacity(p: { now: number }) {
     ['transitions', 'attempts', 'heartbeats'],
   );
   const list = pools.data?.pools;
+  const outside = pools.data?.outsidePools;
   return (
     <section class="panel">
       <h2>Pool capacity</h2>
@@ -44,12 +46,7 @@ export function PoolCapacity(p: { now: number }) {
                 <td>
                   {pool.held.length === 0 && <span class="muted">none</span>}
                   {pool.held.map((h) => (
-                    <div data-held={h.vm} title={h.reason}>
-                      <a href={eventPath(h.eventKey)}>{h.vm}</a> {h.rule}/{h.step}{' '}
-                      <span class="muted" data-held-reason>
-                        {h.reason} · next check {relative(h.nextCheck, p.now)}
-                      </span>
-                    </div>
+                    <Held h={h} now={p.now} />
                   ))}
                 </td>
               </tr>
@@ -57,6 +54,26 @@ export function PoolCapacity(p: { now: number }) {
           </tbody>
         </table>
       )}
+      {outside && outside.length > 0 && (
+        <div data-held-outside>
+          <h3>Held, in no pool</h3>
+          {outside.map((h) => (
+            <Held h={h} now={p.now} />
+          ))}
+        </div>
+      )}
     </section>
+  );
+}
+
+function Held(p: { h: HeldStep; now: number }) {
+  const h = p.h;
+  return (
+    <div data-held={h.vm} title={h.reason}>
+      <a href={eventPath(h.eventKey)}>{h.vm}</a> {h.rule}/{h.step}{' '}
+      <span class="muted" data-held-reason>
+        {h.reason} · next check {relative(h.nextCheck, p.now)}
+      </span>
+    </div>
   );
 }
