@@ -185,6 +185,27 @@ describe('blockers', () => {
     expect(rx.calls).toEqual([]);
   });
 
+  it('PUT of a rule with a bad window or blocker: 400 naming the field, nothing stored; a good one takes effect', async () => {
+    h = await startHub();
+    const bad = [
+      [
+        { window: { start: '02:00', end: '04:00', timeZone: 'Europe/Berlinn' } },
+        /^\/window\/timeZone: unknown time zone/,
+      ],
+      [{ window: { start: '24:00', end: '04:00' } }, /^\/window\/start: /],
+      [{ blockers: [{ command: ['true'], timeout: 'never' }] }, /^\/blockers\/0\/timeout: /],
+    ] as const;
+    for (const [extra, message] of bad) {
+      const res = await h.api('PUT', '/api/v1/rules/masked', rule('http://127.0.0.1:1/hook', extra));
+      expect(res.status).toBe(400);
+      expect(res.body.message).toMatch(message);
+    }
+    expect((await h.api('GET', '/api/v1/rules', undefined, READER)).body.rules).toEqual([]);
+    const good = rule('http://127.0.0.1:1/hook', { window: WEEKDAY_NIGHTS });
+    expect((await h.api('PUT', '/api/v1/rules/masked', good)).status).toBe(200);
+    expect(h.hub.rules.all()[0]!.window).toEqual(WEEKDAY_NIGHTS);
+  });
+
   it('a rule with a bad time zone is refused when the hub starts, naming the rule and field', async () => {
     await expect(
       startHub({
