@@ -7,6 +7,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { parseDuration } from '../core/time.js';
 import type { SlotRow, StepRow, Store } from '../store/store.js';
+import type { Windows } from './windows.js';
 
 export const Pool = Type.Object(
   {
@@ -34,10 +35,15 @@ export const Pool = Type.Object(
 );
 export type PoolT = Static<typeof Pool>;
 
+/** What holds a step: its pool's budget, its rule's window, or a failing blocker. */
+export type HoldCause = 'budget' | 'window' | 'blocker';
+
 export type Gate =
   | { kind: 'run'; pools: string[] }
-  | { kind: 'hold'; until: string; reason: string }
-  | { kind: 'force'; reason: string };
+  | { kind: 'hold'; until: string; reason: string; cause: HoldCause }
+  | { kind: 'force'; reason: string; cause: HoldCause };
+
+const DEFAULT_FORCE_BEFORE = '2m';
 
 /** How often a held step looks again (a freed slot also wakes the executor). */
 export const HOLD_RECHECK_MS = 2000;
@@ -81,6 +87,8 @@ export class Budgets {
     readonly pools: PoolT[],
     private readonly store: Store,
     private readonly now: () => number,
+    /** Rules' maintenance windows and blockers (src/hub/windows.ts), checked before the budget. */
+    private readonly windows?: Windows,
   ) {
     checkPools(pools);
   }
@@ -108,13 +116,50 @@ export class Budgets {
     return Math.max(1, Math.floor((size * Number.parseInt(pool.maxUnavailable, 10)) / 100));
   }
 
-  /** May this disruptive step of (vm, event) run now? Takes the slots it needs (all or none). */
-  async gate(step: StepRow, vm: string, eventKey: string): Promise<Gate> {
+  /**
+   * May this disruptive step of (vm, event) run now? First its rule's window and blockers, then
+   * the budget: takes the slots it needs (all or none).
+   */
+  async gate(step: StepRow, vm: string, eventKey: string, rule?: string): Promise<Gate> {
     const pools = await this.poolsOf(vm);
-    if (!pools.length) return { kind: 'run', pools: [] };
     const now = this.now();
-    const iso = new Date(now).toISOString();
     const deadline = step.deadline ? Date.parse(step.deadline) : undefined;
+    let forced: string | undefined;
+    const closed = rule && this.windows ? await this.windows.closed(rule) : undefined;
+    if (closed) {
+      // The same last safe moment as a full pool: the largest forceBefore of the VM's pools.
+      const before = Math.max(
+        ...[...pools.map((p) => p.forceBefore ?? DEFAULT_FORCE_BEFORE), DEFAULT_FORCE_BEFORE].map(
+          parseDuration,
+        ),
+      );
+      const forceAt = deadline === undefined ? undefined : deadline - before;
+      if (forceAt === undefined || now < forceAt) {
+        const until = Math.min(closed.recheckAt, forceAt ?? Number.POSITIVE_INFINITY);
+        return {
+          kind: 'hold',
+          until: new Date(until).toISOString(),
+          reason: closed.reason,
+          cause: closed.cause,
+        };
+      }
+      forced = `${closed.reason}; NotBefore ${step.deadline} is near, running anyway`;
+    }
+    const result = await this.takeSlots(step, vm, eventKey, pools, now, deadline);
+    if (forced && result.kind === 'run') return { kind: 'force', reason: forced, cause: closed!.cause };
+    return result;
+  }
+
+  private async takeSlots(
+    step: StepRow,
+    vm: string,
+    eventKey: string,
+    pools: PoolT[],
+    now: number,
+    deadline: number | undefined,
+  ): Promise<Gate> {
+    if (!pools.length) return { kind: 'run', pools: [] };
+    const iso = new Date(now).toISOString();
     const taken: string[] = [];
     for (const pool of pools) {
       const expires = new Date(now + parseDuration(pool.leaseTimeout ?? '1h')).toISOString();
@@ -129,7 +174,10 @@ export class Budgets {
         continue;
       }
       const reason = `pool ${pool.name} is full (${await this.maxOf(pool)} unavailable at most): ${describe(answer.holders)}`;
-      const forceAt = deadline === undefined ? undefined : deadline - parseDuration(pool.forceBefore ?? '2m');
+      const forceAt =
+        deadline === undefined
+          ? undefined
+          : deadline - parseDuration(pool.forceBefore ?? DEFAULT_FORCE_BEFORE);
       if (forceAt !== undefined && now >= forceAt) {
         // NotBefore is near: the platform will act anyway. Better drained over budget than not at all.
         await this.store.acquireSlot(
@@ -141,12 +189,13 @@ export class Budgets {
         return {
           kind: 'force',
           reason: `${reason}; NotBefore ${step.deadline} is near, running over budget`,
+          cause: 'budget',
         };
       }
       // All or none: give back what this call took, so a half-admitted VM blocks nobody.
       for (const p of taken) await this.store.releaseSlots(eventKey, vm, p);
       const until = Math.min(now + HOLD_RECHECK_MS, forceAt ?? Number.POSITIVE_INFINITY);
-      return { kind: 'hold', until: new Date(until).toISOString(), reason };
+      return { kind: 'hold', until: new Date(until).toISOString(), reason, cause: 'budget' };
     }
     return { kind: 'run', pools: pools.map((p) => p.name) };
   }

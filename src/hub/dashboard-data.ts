@@ -136,6 +136,7 @@ export function agentProblem(vm: VmRow, now: number, staleAfterMs: number): Agen
 interface Upcoming {
   rows: Record<'vm' | 'pool', TimelineRow[]>;
   failing: number;
+  held: number;
   dead: number;
   events: number;
   scheduled: number;
@@ -174,6 +175,7 @@ export class DashboardData {
       scheduled: scheduled.total,
       started: started.total,
       failing: pending.filter((st) => st.lastError).length,
+      held: pending.filter((st) => st.heldReason).length,
       dead: dead.length,
       capped: scheduled.capped || started.capped || dead.length >= SCAN_LIMIT || pending.length >= SCAN_LIMIT,
     };
@@ -206,7 +208,7 @@ export class DashboardData {
       counts: {
         scheduled: u.scheduled,
         started: u.started,
-        heldByBudget: null,
+        held: u.held,
         failing: u.failing,
         deadLettered: u.dead,
         capped: u.capped,
@@ -224,7 +226,6 @@ export class DashboardData {
         failing: agents.filter((a) => a.failing.length).length,
         problems: problems.slice(0, 50),
       },
-      budgets: null,
     };
   }
 

@@ -40,8 +40,8 @@ export interface Overview {
   counts: {
     scheduled: number;
     started: number;
-    /** null: no budgets are configured, so nothing can be held. */
-    heldByBudget: number | null;
+    /** Disruptive steps waiting although due: pool full, outside their rule's window, or blocked. */
+    held: number;
     /** Steps that failed at least once and wait for a retry. */
     failing: number;
     deadLettered: number;
@@ -50,8 +50,28 @@ export interface Overview {
   };
   timeline: { rows: TimelineRow[]; totalRows: number; offset: number; events: number; group: 'vm' | 'pool' };
   agents: { total: number; stale: number; failing: number; problems: AgentProblem[] };
-  /** null until pool budgets exist (issue: budgets). */
-  budgets: { pool: string; inUse: number; maxUnavailable: number }[] | null;
+}
+
+/** GET /api/v1/pools (the Overview's pool capacity panel reads it as it is). */
+export interface PoolsAnswer {
+  pools: {
+    name: string;
+    maxUnavailable: number | string;
+    max: number;
+    inUse: { pool: string; vm: string; eventKey: string; acquiredAt: string; expiresAt: string }[];
+    held: HeldStep[];
+  }[];
+  /** Held by a rule's window or blockers, on VMs of no pool. */
+  outsidePools: HeldStep[];
+}
+
+export interface HeldStep {
+  vm: string;
+  eventKey: string;
+  step: string;
+  rule: string;
+  reason: string;
+  nextCheck: string;
 }
 
 export interface EventSummary {

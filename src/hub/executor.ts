@@ -28,6 +28,8 @@ export interface ExecutorOptions {
   notifyCommand: (vm: string) => void;
   /** Where step starts and outcomes are announced (lifecycle notices). */
   events?: HubEvents;
+  /** Told when a step is first held (or held for a new reason): the dashboard reads again. */
+  onHeld?: (info: { vm: string; eventKey: string; step: string; cause: string; reason: string }) => void;
   /** Told about every finished attempt (the demo prints them; the dashboard will stream them). */
   onAttempt?: (info: {
     step: StepRow;
@@ -157,16 +159,16 @@ export class Executor {
   }
 
   /** A disruptive step needs a slot of its VM's pools; false: held (back to pending, no attempt). */
-  private async admit(step: StepRow, vm: string, eventKey: string): Promise<boolean> {
-    const gate = await this.o.budgets!.gate(step, vm, eventKey);
+  private async admit(step: StepRow, vm: string, eventKey: string, rule: string): Promise<boolean> {
+    const gate = await this.o.budgets!.gate(step, vm, eventKey, rule);
     const iso = this.iso();
-    const record = (action: string, reason: string) =>
+    const record = (action: string, cause: string, reason: string) =>
       this.o.store.audit({
         at: iso,
         actor: 'executor',
         action,
         subject: `event:${eventKey}`,
-        detail: { vm, step: step.name, run: step.runKey, reason },
+        detail: { vm, step: step.name, run: step.runKey, cause, reason },
       });
     if (gate.kind === 'run') {
       this.budgetOutcomes.inc({ outcome: 'run' });
@@ -175,17 +177,44 @@ export class Executor {
     if (gate.kind === 'force') {
       this.budgetOutcomes.inc({ outcome: 'forced' });
       this.o.log.error({ step: step.name, run: step.runKey, vm }, `budget overridden: ${gate.reason}`);
-      await record('budget.overridden', gate.reason);
+      await record('budget.overridden', gate.cause, gate.reason);
       return true;
     }
     this.budgetOutcomes.inc({ outcome: 'held' });
     if (step.heldReason !== gate.reason) {
       // Said once per change of reason, not every recheck.
       this.o.log.info({ step: step.name, run: step.runKey, vm, until: gate.until }, `held: ${gate.reason}`);
-      await record('budget.held', gate.reason);
+      await record('budget.held', gate.cause, gate.reason);
     }
     await this.o.store.holdStep(step.id, gate.until, gate.reason, iso);
+    if (step.heldReason !== gate.reason)
+      this.o.onHeld?.({ vm, eventKey, step: step.name, cause: gate.cause, reason: gate.reason });
     return false;
+  }
+
+  /**
+   * A VM whose event is over holds its pool slots until every undo step of that event succeeded
+   * (it is back in its load balancer), so the next VM is not taken out before this one is back.
+   * An undo that was dead-lettered keeps the slot until it expires or is redriven and succeeds.
+   */
+  private async releaseWhenRestored(eventKey: string, vm: string): Promise<void> {
+    for (const run of await this.o.store.runsForEvent(eventKey, { vm, phase: 'undo' }))
+      if (
+        (await this.o.store.stepsOfRun(run.key)).some(
+          (s) => s.status !== 'succeeded' && s.status !== 'skipped',
+        )
+      )
+        return;
+    const released = await this.o.store.releaseSlots(eventKey, vm);
+    if (!released) return;
+    await this.o.store.audit({
+      at: this.iso(),
+      actor: 'executor',
+      action: 'budget.released',
+      subject: `event:${eventKey}`,
+      detail: { vm, slots: released, reason: 'undo steps succeeded: the VM is back' },
+    });
+    this.wake();
   }
 
   private async execute(step: ClaimedStep): Promise<void> {
@@ -247,7 +276,8 @@ export class Executor {
       );
       return;
     }
-    if (step.disruptive && this.o.budgets && !(await this.admit(step, run.vm, run.eventKey))) return;
+    if (step.disruptive && this.o.budgets && !(await this.admit(step, run.vm, run.eventKey, run.rule)))
+      return;
     const action = this.o.actions.get(step.action);
     let result: ActionResult;
     if (!action) {
@@ -293,6 +323,7 @@ export class Executor {
       this.outcomes.inc({ action: step.action, outcome: 'succeeded' });
       if (deadline !== undefined) this.leftAtSuccess.observe((deadline - this.o.now()) / 1000);
       await finish(result, { status: 'succeeded' });
+      if (run.phase === 'undo' && this.o.budgets) await this.releaseWhenRestored(run.eventKey, run.vm);
       return;
     }
     const retryAt =

@@ -32,6 +32,8 @@ export interface RunNotice {
   runKey: string;
 }
 
+export type HeldInfo = Parameters<NonNullable<ExecutorOptions['onHeld']>>[0];
+
 export interface HubEventMap {
   transition: [StoredTransition];
   /** A command was queued for this VM (wakes its agent's long-poll). */
@@ -40,6 +42,8 @@ export interface HubEventMap {
   commandDone: [CommandRow];
   /** A step attempt finished. */
   attempt: [AttemptInfo];
+  /** A disruptive step was held (pool full, outside its window, or blocked), or for a new reason. */
+  held: [HeldInfo];
   /** An agent heartbeat was stored, for this VM. */
   heartbeat: [string];
   step: [StepNotice];

@@ -198,6 +198,7 @@ export class LbReconciler {
       if (adminMode(actual.adminState) === 'ready') {
         report.alreadyReady.push(name);
         await audit('lb.consistent', { found: 'ready' });
+        await this.releaseSlots(o, audit);
         continue;
       }
       const params = Object.fromEntries(
@@ -217,6 +218,7 @@ export class LbReconciler {
           'restored a server its undo left out',
         );
         await audit('lb.restored', { was: adminMode(actual.adminState), result: result.detail });
+        await this.releaseSlots(o, audit);
       } else {
         report.failed.push({ server: name, detail: result.detail });
         this.o.log.warn({ vm: o.vm, server: name, err: result.detail }, 'could not restore yet');
@@ -226,6 +228,19 @@ export class LbReconciler {
     this.outcomes.inc({ outcome: 'already_ready' }, report.alreadyReady.length);
     this.outcomes.inc({ outcome: 'failed' }, report.failed.length);
     return report;
+  }
+
+  /**
+   * The VM is back in its pool: the budget slots its event kept (its undo never succeeded, see
+   * Executor.releaseWhenRestored) go to the next VM now rather than when they expire.
+   */
+  private async releaseSlots(
+    o: Outstanding,
+    audit: (action: string, detail: Record<string, unknown>) => Promise<unknown>,
+  ): Promise<void> {
+    const released = await this.o.store.releaseSlots(o.event.key, o.vm);
+    if (released)
+      await audit('budget.released', { slots: released, reason: 'the reconciler put the VM back' });
   }
 
   private context(o: Outstanding): ActionContext {

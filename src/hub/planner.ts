@@ -137,9 +137,7 @@ export class Planner {
             await this.o.store.skipPending(run.key, `event ${t.transition} before this step ran`, iso);
             this.o.events?.emit('run', { kind: t.transition, runKey: run.key });
           }
-          // The event is over for this VM: its pool slots go to the next VM waiting.
-          if (await this.o.store.releaseSlots(event.key, vm)) this.o.onPlanned();
-          this.planUndo(
+          const undone = this.planUndo(
             event,
             vm,
             t,
@@ -147,6 +145,9 @@ export class Planner {
             now,
             out,
           );
+          // The event is over for this VM: its pool slots go to the next VM waiting. With undo
+          // steps (put it back in the LB) the VM is out until they succeed: the executor frees them.
+          if (!undone && (await this.o.store.releaseSlots(event.key, vm))) this.o.onPlanned();
         }
       }
       for (const rule of candidates) {
@@ -167,7 +168,7 @@ export class Planner {
     }
   }
 
-  /** Undo steps of every rule that acted on this event for this VM. */
+  /** Undo steps of every rule that acted on this event for this VM; how many runs. */
   private planUndo(
     event: EventRow,
     vm: string,
@@ -175,15 +176,15 @@ export class Planner {
     rulesThatRan: string[],
     now: number,
     out: PlannedRun[],
-  ): void {
+  ): number {
     const iso = new Date(now).toISOString();
-    for (const rule of this.o
-      .rules()
-      .filter((r) => rulesThatRan.includes(r.name) && (r.undo?.length ?? 0) > 0)) {
+    const rules = this.o.rules().filter((r) => rulesThatRan.includes(r.name) && (r.undo?.length ?? 0) > 0);
+    for (const rule of rules) {
       const key = `${rule.name}|${event.key}|${vm}|undo`;
       const steps = planSteps(rule.undo!, key, undefined, now, 'undo');
       out.push(this.runOf(key, rule.name, event, vm, 'undo', t, steps, iso));
     }
+    return rules.length;
   }
 
   /** A run (written once: the key is idempotent) with its audit entry, for one commit. */

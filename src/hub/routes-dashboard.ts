@@ -45,10 +45,12 @@ export function dashboardRoutes(ctx: DashboardContext) {
     };
     ctx.events.on('transition', invalidate);
     ctx.events.on('attempt', onAttempt);
+    ctx.events.on('held', invalidate);
     app.addHook('onClose', async () => {
       clearTimeout(later);
       ctx.events.off('transition', invalidate);
       ctx.events.off('attempt', onAttempt);
+      ctx.events.off('held', invalidate);
     });
 
     app.get('/api/v1/dashboard/me', { schema: { tags }, preHandler: read }, async (req) => {

@@ -67,7 +67,9 @@ export function readRoutes(ctx: ReadContext) {
         const key = eventKey(req.params.provider, req.params.eventId);
         const found = await ctx.store.getEvent(key);
         if (!found) return reply.code(404).send({ error: 'Not Found', message: `no event ${key}` });
-        return { ...found, audit: await ctx.store.auditLog(`event:${key}`) };
+        // The whole history in one read: transitions, commands, every step of every VM, audit.
+        const steps = (await ctx.store.listSteps({ eventKey: key, limit: 1000 })).sort((a, b) => a.id - b.id);
+        return { ...found, steps, audit: await ctx.store.auditLog(`event:${key}`) };
       },
     );
 

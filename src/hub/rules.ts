@@ -5,6 +5,7 @@ import { EVENT_TYPES, PROVIDERS, TRANSITIONS, type Transition } from '../core/ev
 import { parseDuration } from '../core/time.js';
 import { firstSchemaError } from '../core/validate.js';
 import { AdvancedFilter, evaluateFilter } from './filters.js';
+import { Blocker, blockerProblem, Window, windowProblem } from './windows.js';
 
 const Enum = (values: readonly string[]) => Type.Union(values.map((v) => Type.Literal(v)));
 const Duration = Type.String({ minLength: 1, description: "e.g. '30s', '5m', 'PT5M'" });
@@ -118,6 +119,14 @@ export const Rule = Type.Object(
         description: 'lifecycle notices: [{on: [step-failed, dead-lettered], action: email, with: {…}}]',
       }),
     ),
+    /** Disruptive steps run only inside this window (unless NotBefore forces them). */
+    window: Type.Optional(Window),
+    blockers: Type.Optional(
+      Type.Array(Blocker, {
+        maxItems: 10,
+        description: 'checks that must all pass before a disruptive step runs (unless NotBefore forces it)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -135,6 +144,12 @@ export function checkRule(input: unknown, where = ''): RuleT {
   const error = firstSchemaError(Rule, input, where);
   if (error) throw new RuleError(`${error.path}: ${error.message}`);
   const rule = input as RuleT;
+  const bad = rule.window && windowProblem(rule.window);
+  if (bad) throw new RuleError(`${where}/window/${bad[0]}: ${bad[1]}`);
+  (rule.blockers ?? []).forEach((b, i) => {
+    const problem = blockerProblem(b);
+    if (problem) throw new RuleError(`${where}/blockers/${i}/${problem[0]}: ${problem[1]}`);
+  });
   for (const [phase, steps] of [
     ['steps', rule.steps],
     ['undo', rule.undo ?? []],

@@ -13,6 +13,7 @@ import { HubEvents } from './hub-events.js';
 import { LbReconciler } from './lb-reconciler.js';
 import { HubMetrics } from './metrics.js';
 import { Budgets, type PoolT } from './budgets.js';
+import { Windows } from './windows.js';
 import { PlanFeed } from './plan-feed.js';
 import { poolRoutes } from './routes-pools.js';
 import type { MailCapture } from './mail-capture.js';
@@ -86,7 +87,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   await rules.load();
   let publicUrl = o.publicUrl ?? '';
 
-  const budgets = new Budgets(o.pools ?? [], o.store, now);
+  const budgets = new Budgets(o.pools ?? [], o.store, now, new Windows(() => rules.all(), now));
   const executor = new Executor({
     budgets,
     store: o.store,
@@ -98,6 +99,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     baseBackoffMs: o.baseBackoffMs,
     eventUrl: (key) => `${publicUrl}/api/v1/events/${key}`,
     notifyCommand: (vm) => events.emit('command', vm),
+    onHeld: (x) => events.emit('held', x),
     onAttempt: (a) => {
       if (!o.store.onChange) events.emit('change', { kind: 'step' });
       o.onAttempt?.(a);

@@ -24,7 +24,9 @@ describe('examples/haproxy', () => {
     h = await startHub({ rules });
     expect(h.hub.rules.all().map((r) => r.name)).toEqual(['haproxy-drain']);
     expect(rules[0].steps[0]).toMatchObject({ action: 'haproxy', with: { operation: 'drain' } });
+    expect(rules[0].steps[1]).toMatchObject({ action: 'approve' });
     expect(rules[0].undo[0]).toMatchObject({ action: 'haproxy', with: { operation: 'ready' } });
+    expect(h.hub.rules.all()[0]!.window).toMatchObject({ timeZone: 'Europe/Berlin' });
   });
 
   it('its hub config loads, with the reconciler settings', () => {
@@ -38,6 +40,9 @@ describe('examples/haproxy', () => {
     writeFileSync(join(tmp, 'rules.yaml'), readFileSync(join(dir, 'rules.yaml')));
     const config = loadHubConfig(join(tmp, 'hub.yaml'), {});
     expect(config).toMatchObject({ lbReconcileIntervalMs: 30_000, lbReconcileGraceMs: 60_000 });
+    expect(config.pools).toEqual([
+      { name: 'web', match: { vms: ['web-*'] }, maxUnavailable: 1, leaseTimeout: '1h', forceBefore: '3m' },
+    ]);
     expect(config.rules).toHaveLength(1);
   });
 

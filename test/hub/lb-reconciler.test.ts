@@ -73,7 +73,8 @@ describe.skipIf(skip)('load-balancer reconciler (real HAProxy)', () => {
   it.skipIf(TEST_STORE === 'postgres')(
     'undo dead-lettered while the VM was down, hub stopped: after restart the reconciler restores it',
     async () => {
-      h = await startHub({ rules: [lbRule(hp.socket)], lbReconcileIntervalMs: 0 });
+      const pools = [{ name: 'web', match: { vms: ['vm*'] }, maxUnavailable: 1 }];
+      h = await startHub({ rules: [lbRule(hp.socket)], lbReconcileIntervalMs: 0, pools });
       const dbPath = h.dbPath;
       const data = maintenance('vm1');
       await publish(data, 'scheduled');
@@ -83,6 +84,10 @@ describe.skipIf(skip)('load-balancer reconciler (real HAProxy)', () => {
       await publish({ ...data, status: 'completed', notBefore: undefined }, 'completed');
       const steps = await stepsSettled(data.eventId, 2);
       expect(steps.restore).toMatchObject({ status: 'dead', deadReason: 'MaxDeliveryAttemptsExceeded' });
+      // Still out of service: its pool slot stays taken (until the lease expires, or it is back).
+      const inUse = async () =>
+        (await h!.api('GET', '/api/v1/pools', undefined, READER)).body.pools[0].inUse.map((s: any) => s.vm);
+      expect(await inUse()).toEqual(['vm1']);
       await h.close();
       h = undefined;
       expect(await hp.mode('vm1')).toBe('drain');
@@ -94,18 +99,21 @@ describe.skipIf(skip)('load-balancer reconciler (real HAProxy)', () => {
         dbPath,
         lbReconcileIntervalMs: 200,
         lbReconcileGraceMs: 0,
+        pools,
       });
       await waitFor(async () => (await hp.mode('vm1')) === 'ready', 15_000);
       const audit = await waitFor(async () => {
         const a = await auditOf(data.eventId);
-        return a.length ? a : undefined;
+        return a.length >= 2 ? a.sort((x, y) => x.id - y.id) : undefined;
       });
       expect(audit).toMatchObject([
         {
           action: 'lb.restored',
           detail: { vm: 'vm1', server: 'web/vm1', was: 'drain', result: 'web/vm1 is ready' },
         },
+        { action: 'budget.released', detail: { vm: 'vm1', slots: 1 } },
       ]);
+      expect(await inUse()).toEqual([]);
       // Once restored, later passes leave it alone (an operator may drain it for other reasons).
       await hp.cli('set server web/vm1 state drain');
       expect(await h.hub.lbReconciler.reconcile()).toMatchObject({ checked: 0 });

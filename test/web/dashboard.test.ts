@@ -84,7 +84,15 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
     failing = await startReceiver();
     h = await startHub({
       staleAfterMs: 60_000,
+      // At most one database VM out at once: a freeze of both holds the second one's drain.
+      pools: [{ name: 'db', match: { vms: ['db-*'] }, maxUnavailable: 1 }],
       rules: [
+        {
+          name: 'drain-db',
+          description: 'Take a database VM out before a freeze (one at a time).',
+          match: { types: ['freeze'], vms: ['db-*'] },
+          steps: [{ name: 'drain', action: 'webhook', disruptive: true, with: { url: ok.url } }],
+        },
         {
           name: 'tell-ops',
           description: 'Every reboot: a webhook to the on-call tool.',
@@ -145,7 +153,10 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
     await shot('login');
     await login(ADMIN);
     expect(await page.locator('.who').textContent()).toContain('admin');
-    expect(await page.locator('[data-budgets="none"]').textContent()).toContain('No budgets configured');
+    const db = page.locator('[data-table="pools"] tr[data-pool="db"]');
+    await db.waitFor();
+    expect(await db.locator('[data-capacity]').textContent()).toBe('0 of 1');
+    expect(await page.locator('[data-count="held"] .card-value').textContent()).toBe('0');
   });
 
   it('shows a newly scheduled event on the timeline within 2 s of the simulator scheduling it', async () => {
@@ -291,6 +302,20 @@ describe.skipIf(skip !== undefined)(`dashboard in Chromium${skip ? ` (skipped: $
     await page.locator('.tl-row[data-row="vm:db-02"]').waitFor({ timeout: 15_000 });
     await page.locator('.tl-row[data-row="vm:web-02"] .window.unknown').first().waitFor({ timeout: 15_000 });
     expect(await page.locator('.tl-row[data-row="vm:db-01"]').textContent()).toContain('db');
+    // The pool's budget: one database VM drained, the other's drain held, and why.
+    const pool = page.locator('[data-table="pools"] tr[data-pool="db"]');
+    await pool.locator('[data-held]').waitFor({ timeout: 15_000 });
+    expect(await pool.locator('[data-capacity]').textContent()).toBe('1 of 1');
+    const [drained] = await h.api('GET', '/api/v1/pools').then((r) => r.body.pools[0].inUse);
+    const other = drained.vm === 'db-01' ? 'db-02' : 'db-01';
+    expect(await pool.locator('[data-held]').getAttribute('data-held')).toBe(other);
+    expect(await pool.locator('[data-held-reason]').textContent()).toMatch(
+      new RegExp(`^pool db is full \\(1 unavailable at most\\): ${drained.vm} `),
+    );
+    await waitFor(
+      async () => (await page.locator('[data-count="held"] .card-value').textContent()) === '1',
+      15_000,
+    );
     await shot('overview');
     await page.locator('select[aria-label="one row per"]').selectOption('pool');
     const db = page.locator('.tl-row[data-row="pool:db"]');

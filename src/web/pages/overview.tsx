@@ -1,10 +1,11 @@
-// Overview: counts by state, the timeline of upcoming maintenance, pool capacity, and agents that
-// need attention (stale heartbeats, failing metadata polls).
+// Overview: counts by state (held steps too), the timeline of upcoming maintenance, pool capacity,
+// and agents that need attention (stale heartbeats, failing metadata polls).
 import { useEffect, useState } from 'preact/hooks';
 import type { Overview as OverviewT } from '../../hub/dashboard-types.js';
 import { api, query } from '../api.js';
 import { relative } from '../format.js';
 import { useLive, useNow } from '../hooks.js';
+import { PoolCapacity } from './pools.js';
 import { HORIZON_NAMES, horizonMs, Legend, Timeline } from './timeline.js';
 
 const ROWS = 50;
@@ -36,9 +37,10 @@ export function Overview() {
         <Card label="Scheduled" value={d ? `${d.counts.scheduled}${plus}` : '…'} tone="info" id="scheduled" />
         <Card label="Started" value={d ? `${d.counts.started}${plus}` : '…'} tone="warn" id="started" />
         <Card
-          label="Held by budget"
-          value={d ? (d.counts.heldByBudget ?? '—') : '…'}
-          note={d?.counts.heldByBudget === null ? 'no budgets configured' : undefined}
+          label="Held"
+          value={d ? `${d.counts.held}${plus}` : '…'}
+          note="pool full, outside window, or blocked"
+          tone={d?.counts.held ? 'warn' : undefined}
           id="held"
         />
         <Card label="Failing steps" value={d ? `${d.counts.failing}` : '…'} tone="warn" id="failing" />
@@ -122,27 +124,7 @@ export function Overview() {
       </section>
 
       <div class="two">
-        <section class="panel">
-          <h2>Pool capacity</h2>
-          {d?.budgets === null || !d ? (
-            <p class="empty" data-budgets="none">
-              No budgets configured: no pool limits how many of its VMs may be out at once.
-            </p>
-          ) : (
-            <table>
-              <tbody>
-                {d.budgets.map((b) => (
-                  <tr>
-                    <td>{b.pool}</td>
-                    <td>
-                      {b.inUse} of {b.maxUnavailable} in use
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-        </section>
+        <PoolCapacity now={now} />
         <section class="panel">
           <h2>Agents needing attention</h2>
           {d && d.agents.problems.length === 0 && (
