@@ -46,11 +46,13 @@ export function dashboardRoutes(ctx: DashboardContext) {
     ctx.events.on('transition', invalidate);
     ctx.events.on('attempt', onAttempt);
     ctx.events.on('held', invalidate);
+    ctx.events.on('change', invalidate); // replicas: another hub's work (a local change is invalidated above too)
     app.addHook('onClose', async () => {
       clearTimeout(later);
       ctx.events.off('transition', invalidate);
       ctx.events.off('attempt', onAttempt);
       ctx.events.off('held', invalidate);
+      ctx.events.off('change', invalidate);
     });
 
     app.get('/api/v1/dashboard/me', { schema: { tags }, preHandler: read }, async (req) => {

@@ -28,6 +28,8 @@ export interface StreamContext {
   keepAliveMs?: number;
   /** Open streams beyond this are refused with 503 (each holds a socket). */
   maxClients?: number;
+  /** Replicas share the store: what the others did arrives only as `change` events. */
+  shared?: boolean;
 }
 
 /** What one flush may carry; each list is capped so a burst stays one small message each. */
@@ -58,8 +60,11 @@ export function streamRoutes(ctx: StreamContext) {
       const frame = `id: ${++seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
       for (const c of clients) c.write(frame);
     };
+    let changed = false;
     const flush = () => {
       timer = undefined;
+      if (changed) send('changed', {});
+      changed = false;
       if (transitions.length) send('transitions', { items: transitions });
       if (attempts.length) send('attempts', { items: attempts });
       if (commandVms.size) send('commands', { vms: [...commandVms] });
@@ -125,6 +130,13 @@ export function streamRoutes(ctx: StreamContext) {
     ctx.events.on('command', onCommand);
     ctx.events.on('commandDone', onCommandDone);
     ctx.events.on('heartbeat', onHeartbeat);
+    // Another replica's work (shared store): clients refetch what they show, at most per flush.
+    const onChange = () => {
+      if (!clients.size || !ctx.shared) return;
+      changed = true;
+      schedule();
+    };
+    ctx.events.on('change', onChange);
 
     const keepAlive = setInterval(() => {
       for (const c of clients) c.write(': keep-alive\n\n');
@@ -142,6 +154,7 @@ export function streamRoutes(ctx: StreamContext) {
       ctx.events.off('command', onCommand);
       ctx.events.off('commandDone', onCommandDone);
       ctx.events.off('heartbeat', onHeartbeat);
+      ctx.events.off('change', onChange);
       for (const c of clients) c.end();
       clients.clear();
     });

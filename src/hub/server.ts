@@ -204,7 +204,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   await app.register(poolRoutes({ store: o.store, auth, budgets, now }));
   const staleAfterMs = o.staleAfterMs ?? 120_000;
   await app.register(dashboardRoutes({ store: o.store, auth, events, rules, now, staleAfterMs }));
-  await app.register(streamRoutes({ auth, events, now }));
+  await app.register(streamRoutes({ auth, events, now, shared: !!o.store.onChange }));
   await app.register(uiRoutes({ webDir: o.webDir }));
   if (o.mailCapture) await app.register(mailRoutes({ auth, capture: o.mailCapture }));
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -36,6 +36,8 @@ async function open(): Promise<void> {
       setState('live');
       emit('resync', null); // whatever happened while we were away: refetch
     });
+    // Another replica changed something (shared store): refetch, as after a reconnect.
+    es.addEventListener('changed', () => emit('resync', null));
     for (const kind of ['transitions', 'attempts', 'commands', 'heartbeats'] as const)
       es.addEventListener(kind, (m) => emit(kind, JSON.parse((m as MessageEvent<string>).data)));
     es.onerror = () => {

@@ -88,4 +88,26 @@ describe.skipIf(!ready)('two hub replicas on one PostgreSQL schema', () => {
     expect([...rx.successesByKey().values()].every((n) => n === 1)).toBe(true);
     expect(rx.calls).toHaveLength(20);
   });
+
+  it('a dashboard stream on one replica is told when another replica stores a transition', async () => {
+    const { ticket } = (await b.api('POST', '/api/v1/stream/tickets', undefined, ADMIN)).body;
+    const ac = new AbortController();
+    const res = await fetch(`${b.url}/api/v1/stream?ticket=${ticket}`, { signal: ac.signal });
+    expect(res.status).toBe(200);
+    let text = '';
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of res.body!) text += decoder.decode(chunk as Uint8Array, { stream: true });
+      } catch {
+        // aborted
+      }
+    })();
+    await waitFor(() => text.includes('event: hello'), 5000);
+    const vm = 'vm-dash';
+    expect((await publishBatch(a, a.agentToken(vm), [cloudEvent(maintenance(vm))])).status).toBe(200);
+    await waitFor(() => text.includes('event: changed'), 10_000);
+    ac.abort();
+    await reading;
+  });
 });
