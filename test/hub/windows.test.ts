@@ -190,10 +190,10 @@ describe('blockers', () => {
     const bad = [
       [
         { window: { start: '02:00', end: '04:00', timeZone: 'Europe/Berlinn' } },
-        /^\/window\/timeZone: unknown time zone/,
+        /^rule masked: \/window\/timeZone: unknown time zone/,
       ],
-      [{ window: { start: '24:00', end: '04:00' } }, /^\/window\/start: /],
-      [{ blockers: [{ command: ['true'], timeout: 'never' }] }, /^\/blockers\/0\/timeout: /],
+      [{ window: { start: '24:00', end: '04:00' } }, /^rule masked: \/window\/start: /],
+      [{ blockers: [{ command: ['true'], timeout: 'never' }] }, /^rule masked: \/blockers\/0\/timeout: /],
     ] as const;
     for (const [extra, message] of bad) {
       const res = await h.api('PUT', '/api/v1/rules/masked', rule('http://127.0.0.1:1/hook', extra));
@@ -215,6 +215,6 @@ describe('blockers', () => {
           }),
         ],
       }),
-    ).rejects.toThrow(/^\/rules\/0\/window\/timeZone: unknown time zone "Europe\/Berlinn"/);
+    ).rejects.toThrow(/^rule masked: \/rules\/0\/window\/timeZone: unknown time zone "Europe\/Berlinn"/);
   });
 });
