@@ -13,11 +13,12 @@ function file(yaml: string): string {
 }
 
 describe('hub config: store', () => {
-  it('defaults to SQLite at ./data/hub.db, durable', () => {
+  it('defaults to SQLite at ./data/hub.db, durable, writes on their own thread', () => {
     expect(loadHubConfig(undefined, {}).store).toEqual({
       kind: 'sqlite',
       path: './data/hub.db',
       synchronous: 'full',
+      writerThread: true,
     });
   });
 
@@ -63,6 +64,12 @@ describe('hub config: store', () => {
       /\/store\/path: only for kind sqlite/,
     );
     expect(bad('store: { url: "postgres://a/b" }\n')).toThrow(/\/store\/url: only for kind postgres/);
+    expect(bad('store: { kind: postgres, url: "postgres://a/b", writerThread: false }\n')).toThrow(
+      /\/store\/writerThread: only for kind sqlite/,
+    );
+    expect(loadHubConfig(file('store: { writerThread: false }\n'), {}).store).toMatchObject({
+      writerThread: false,
+    });
     expect(bad('store: { kind: mysql }\n')).toThrow(/\/store\/kind: must be one of sqlite, postgres/);
     expect(bad('store: { kind: postgres, url: "http://a/b" }\n')).toThrow(/\/store\/url/);
     expect(bad('store: { kind: postgres, url: "postgres://a/b", schema: "Prod-EU" }\n')).toThrow(
