@@ -270,7 +270,9 @@ async function run(log: (m: string) => void): Promise<BenchReport> {
           const db = h.store.db;
           const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
           const stored = count('SELECT COUNT(*) AS n FROM transitions');
-          const unplannedAtEnd = count('SELECT COUNT(*) AS n FROM transitions WHERE planned_at IS NULL');
+          const unplannedAtEnd = count(
+            'SELECT COUNT(*) AS n FROM transitions WHERE id > (SELECT id FROM plan_cursor)',
+          );
           const t0 = performance.now();
           await h.hub.idle();
           const planDrainMs = performance.now() - t0;

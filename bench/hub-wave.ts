@@ -266,7 +266,7 @@ async function run(log: (m: string) => void): Promise<BenchReport> {
     const steps = (
       db
         .prepare(
-          `SELECT s.idempotency_key AS key, r.rule, s.status, s.attempts, t.ce_id, t.received_at, t.planned_at, a.started_at
+          `SELECT s.idempotency_key AS key, r.rule, s.status, s.attempts, t.ce_id, t.received_at, r.created_at AS planned_at, a.started_at
            FROM steps s JOIN runs r ON r.key = s.run_key JOIN transitions t ON t.id = r.trigger_transition_id
            LEFT JOIN attempts a ON a.step_id = s.id AND a.n = 1`,
         )

@@ -58,4 +58,10 @@ export const SQLITE_MIGRATIONS: string[] = [
      pool TEXT NOT NULL, vm TEXT NOT NULL, event_key TEXT NOT NULL, acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL,
      PRIMARY KEY (pool, vm, event_key));
    CREATE INDEX pool_slots_event ON pool_slots (event_key, vm);`,
+  // Planning progress as one cursor: the planner plans transitions in id order, so "planned" is
+  // "id <= cursor". Was a planned_at update per transition (and an index entry moved each time).
+  `CREATE TABLE plan_cursor (id INTEGER NOT NULL);
+   INSERT INTO plan_cursor (id) SELECT COALESCE(
+     (SELECT MIN(id) - 1 FROM transitions WHERE planned_at IS NULL), (SELECT MAX(id) FROM transitions), 0);
+   DROP INDEX transitions_unplanned;`,
 ];

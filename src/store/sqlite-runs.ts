@@ -152,12 +152,13 @@ export class SqliteRuns implements RunStore {
     return this.db.transaction(() => this.insertRun(run, steps, audit))();
   }
 
-  async commitPlan(runs: PlannedRun[], planned: number[], at: string): Promise<boolean[]> {
-    const mark = this.sql('UPDATE transitions SET planned_at = ? WHERE id = ?');
+  async commitPlan(runs: PlannedRun[], planned: number[], _at: string): Promise<boolean[]> {
+    // The planner hands over the lowest unplanned transitions, in order: the cursor moves past them.
+    const last = planned.length ? Math.max(...planned) : undefined;
     return this.db.transaction(() => {
       const snapshotted = new Set<number>();
       const created = runs.map((r) => this.insertRun(r.run, r.steps, r.audit, snapshotted));
-      for (const id of planned) mark.run(at, id);
+      if (last !== undefined) this.sql('UPDATE plan_cursor SET id = MAX(id, ?)').run(last);
       return created;
     })();
   }

@@ -324,9 +324,9 @@ export class SqliteStore extends SqliteRuns implements Store {
   }
 
   async unplanned(limit: number) {
-    const rows = this.sql('SELECT * FROM transitions WHERE planned_at IS NULL ORDER BY id LIMIT ?').all(
-      limit,
-    ) as Row[];
+    const rows = this.sql(
+      'SELECT * FROM transitions WHERE id > (SELECT id FROM plan_cursor) ORDER BY id LIMIT ?',
+    ).all(limit) as Row[];
     return rows.map((r) => ({
       ceSource: r.ce_source as string,
       ceId: r.ce_id as string,
@@ -343,8 +343,7 @@ export class SqliteStore extends SqliteRuns implements Store {
   }
 
   async markPlanned(transitionIds: number[], at: string): Promise<void> {
-    const mark = this.sql('UPDATE transitions SET planned_at = ? WHERE id = ?');
-    this.db.transaction(() => transitionIds.forEach((id) => mark.run(at, id)))();
+    await this.commitPlan([], transitionIds, at);
   }
 
   async apiRules() {

@@ -137,6 +137,10 @@ export interface Store extends RunStore {
   unplanned(
     limit: number,
   ): Promise<(IncomingTransition & { transitionId: number; eventKey: string; receivedAt: string })[]>;
+  /**
+   * The planner is done with these: the lowest unplanned transitions, in id order, as `unplanned`
+   * returns them (a store may keep a cursor rather than a mark per transition).
+   */
   markPlanned(transitionIds: number[], at: string): Promise<void>;
   /** Rules added through the API (file rules live in the config). */
   apiRules(): Promise<{ name: string; definition: unknown; updatedAt: string }[]>;

@@ -64,7 +64,9 @@ function sqliteState(path: string) {
       n: number;
     }[];
     const unplanned = (
-      db.prepare('SELECT COUNT(*) AS n FROM transitions WHERE planned_at IS NULL').get() as { n: number }
+      db.prepare('SELECT COUNT(*) AS n FROM transitions WHERE id > (SELECT id FROM plan_cursor)').get() as {
+        n: number;
+      }
     ).n;
     const okTwice = (
       db
