@@ -2,15 +2,8 @@
 // replica. A slot is taken under a transaction-scoped advisory lock per pool, so two replicas
 // deciding for the same pool at the same moment take turns (the rule is then SQLite's exactly).
 import { PostgresRuns } from './postgres-runs.js';
+import { toSlot } from './rows.js';
 import type { SlotAnswer, SlotRow } from './store.js';
-
-const toSlot = (r: Record<string, unknown>): SlotRow => ({
-  pool: r.pool as string,
-  vm: r.vm as string,
-  eventKey: r.event_key as string,
-  acquiredAt: r.acquired_at as string,
-  expiresAt: r.expires_at as string,
-});
 
 export class PostgresBudgets extends PostgresRuns {
   /** Takes a slot of `pool` for (vm, event) if fewer than `max` VMs hold one, or renews its own. */

@@ -3,7 +3,7 @@
 // fixed number of round trips per batch (not per event): what the batch needs is read in three
 // queries, the rules are applied in memory in input order, and the result written in three.
 import type pg from 'pg';
-import { jsonText, parseText } from './postgres-runs.js';
+import { jsonText, parseText } from './rows.js';
 import { eventKey, type IncomingTransition, type IngestResult } from './store.js';
 
 type Row = Record<string, unknown>;

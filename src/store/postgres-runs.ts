@@ -15,65 +15,11 @@ import type {
   StepStatus,
   StoreChange,
 } from './store.js';
-
-type Row = Record<string, unknown>;
-const opt = <T>(v: unknown): T | undefined => (v === null || v === undefined ? undefined : (v as T));
-export const jsonText = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
-export const parseText = <T>(v: unknown): T | undefined =>
-  typeof v === 'string' ? (JSON.parse(v) as T) : undefined;
+import { jsonText, opt, toAttempt, toRun, toStep, toStepWithRun, type Row } from './rows.js';
 
 /** A timestamptz expression as the ISO 8601 text JavaScript's toISOString() writes. */
 const iso = (expr: string) => `to_char((${expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 const MS = `interval '1 millisecond'`;
-
-function toStep(r: Row): StepRow {
-  return {
-    id: r.id as number,
-    runKey: r.run_key as string,
-    idx: r.idx as number,
-    name: r.name as string,
-    action: r.action as string,
-    params: JSON.parse(r.params as string) as Record<string, unknown>,
-    leadMs: opt(r.lead_ms),
-    timeoutMs: r.timeout_ms as number,
-    maxAttempts: r.max_attempts as number,
-    maxBackoffMs: r.max_backoff_ms as number,
-    runAfterDeadline: r.run_after_deadline === true,
-    status: r.status as StepStatus,
-    dueAt: r.due_at as string,
-    deadline: opt(r.deadline),
-    attempts: r.attempts as number,
-    leaseUntil: opt(r.lease_until),
-    lastError: opt(r.last_error),
-    deadReason: opt(r.dead_reason),
-    idempotencyKey: r.idempotency_key as string,
-    disruptive: r.disruptive === true,
-    heldReason: opt(r.held_reason),
-    updatedAt: r.updated_at as string,
-    finishedAt: opt(r.finished_at),
-  };
-}
-
-const withRun = (r: Row) => ({
-  ...toStep(r),
-  rule: r.rule as string,
-  eventKey: r.event_key as string,
-  vm: r.vm as string,
-  phase: r.phase as string,
-});
-
-function toRun(r: Row): RunRow {
-  return {
-    key: r.key as string,
-    rule: r.rule as string,
-    eventKey: r.event_key as string,
-    vm: r.vm as string,
-    phase: r.phase as 'do' | 'undo',
-    triggerTransitionId: r.trigger_transition_id as number,
-    createdAt: r.created_at as string,
-    snapshot: parseText<RunRow['snapshot']>(r.snapshot),
-  };
-}
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -198,7 +144,7 @@ export class PostgresRuns {
       'SELECT * FROM runs WHERE event_key = $1 AND ($2::text IS NULL OR vm = $2) AND ($3::text IS NULL OR phase = $3) ORDER BY created_at, key',
       [eventKey, filter.vm ?? null, filter.phase ?? null],
     );
-    return rows.map(toRun);
+    return rows.map((r) => toRun(r));
   }
 
   async stepsOfRun(runKey: string): Promise<StepRow[]> {
@@ -325,7 +271,7 @@ export class PostgresRuns {
       'SELECT s.*, r.rule, r.event_key, r.vm, r.phase FROM steps s JOIN runs r ON r.key = s.run_key WHERE s.id = $1',
       [id],
     );
-    return r ? withRun(r) : undefined;
+    return r ? toStepWithRun(r) : undefined;
   }
 
   async listSteps(filter: { status?: StepStatus; eventKey?: string; limit?: number; offset?: number }) {
@@ -335,22 +281,13 @@ export class PostgresRuns {
        ORDER BY s.updated_at DESC, s.id DESC LIMIT $3 OFFSET $4`,
       [filter.status ?? null, filter.eventKey ?? null, filter.limit ?? 200, filter.offset ?? 0],
     );
-    return rows.map(withRun);
+    return rows.map(toStepWithRun);
   }
 
   async attemptsOf(stepId: number): Promise<AttemptRow[]> {
-    return (await this.q('SELECT * FROM attempts WHERE step_id = $1 ORDER BY n, id', [stepId])).map((r) => ({
-      id: r.id as number,
-      stepId: r.step_id as number,
-      n: r.n as number,
-      startedAt: r.started_at as string,
-      finishedAt: r.finished_at as string,
-      ok: r.ok === true,
-      retryable: opt<boolean>(r.retryable),
-      status: opt(r.status),
-      detail: r.detail as string,
-      output: parseText(r.output),
-    }));
+    return (await this.q('SELECT * FROM attempts WHERE step_id = $1 ORDER BY n, id', [stepId])).map(
+      toAttempt,
+    );
   }
 
   async redrive(ids: number[] | undefined, now: string): Promise<number> {

@@ -8,8 +8,7 @@ import pg from 'pg';
 import { ingestBatch } from './postgres-ingest.js';
 import { ChangeListener } from './postgres-listen.js';
 import { PostgresBudgets } from './postgres-budgets.js';
-import { jsonText, parseText } from './postgres-runs.js';
-import { toCommand, toEvent, toTransition, toUnplanned, toVm, type Row } from './postgres-rows.js';
+import { jsonText, toAudit, toCommand, toEvent, toTransition, toUnplanned, toVm } from './rows.js';
 import { migrate } from './postgres-schema.js';
 import {
   type AuditEntry,
@@ -310,14 +309,7 @@ export class PostgresStore extends PostgresBudgets implements Store {
     const rows = subject
       ? await this.q('SELECT * FROM audit WHERE subject = $1 ORDER BY id DESC LIMIT $2', [subject, limit])
       : await this.q('SELECT * FROM audit ORDER BY id DESC LIMIT $1', [limit]);
-    return rows.map((r: Row) => ({
-      id: r.id as number,
-      at: r.at as string,
-      actor: r.actor as string,
-      action: r.action as string,
-      subject: r.subject as string,
-      detail: parseText(r.detail),
-    }));
+    return rows.map(toAudit);
   }
 
   async prune(before: string): Promise<number> {

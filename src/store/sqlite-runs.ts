@@ -16,70 +16,11 @@ import type {
   StepRow,
   StepStatus,
 } from './store.js';
-
-type Row = Record<string, unknown>;
-const opt = <T>(v: unknown): T | undefined => (v === null ? undefined : (v as T));
-
-function toStep(r: Row): StepRow {
-  return {
-    id: r.id as number,
-    runKey: r.run_key as string,
-    idx: r.idx as number,
-    name: r.name as string,
-    action: r.action as string,
-    params: JSON.parse(r.params as string) as Record<string, unknown>,
-    leadMs: opt(r.lead_ms),
-    timeoutMs: r.timeout_ms as number,
-    maxAttempts: r.max_attempts as number,
-    maxBackoffMs: r.max_backoff_ms as number,
-    runAfterDeadline: r.run_after_deadline === 1,
-    status: r.status as StepStatus,
-    dueAt: r.due_at as string,
-    deadline: opt(r.deadline),
-    attempts: r.attempts as number,
-    leaseUntil: opt(r.lease_until),
-    lastError: opt(r.last_error),
-    deadReason: opt(r.dead_reason),
-    idempotencyKey: r.idempotency_key as string,
-    disruptive: r.disruptive === 1,
-    heldReason: opt(r.held_reason),
-    updatedAt: r.updated_at as string,
-    finishedAt: opt(r.finished_at),
-  };
-}
+import { opt, toAttempt, toRun, toSlot, toStep, toStepWithRun, type Row } from './rows.js';
 
 /** Runs with their snapshot: shared per trigger (run_snapshots), or their own (older rows). */
 const RUNS = `SELECT r.key, r.rule, r.event_key, r.vm, r.phase, r.trigger_transition_id, r.created_at,
   COALESCE(r.snapshot, s.snapshot) AS snapshot FROM runs r LEFT JOIN run_snapshots s ON s.transition_id = r.trigger_transition_id`;
-
-function toSlot(r: Row): SlotRow {
-  return {
-    pool: r.pool as string,
-    vm: r.vm as string,
-    eventKey: r.event_key as string,
-    acquiredAt: r.acquired_at as string,
-    expiresAt: r.expires_at as string,
-  };
-}
-
-function toRun(r: Row, parsed?: Map<string, unknown>): RunRow {
-  const text = typeof r.snapshot === 'string' ? r.snapshot : undefined;
-  let snapshot = text === undefined ? undefined : parsed?.get(text);
-  if (text !== undefined && snapshot === undefined) {
-    snapshot = JSON.parse(text);
-    parsed?.set(text, snapshot);
-  }
-  return {
-    key: r.key as string,
-    rule: r.rule as string,
-    eventKey: r.event_key as string,
-    vm: r.vm as string,
-    phase: r.phase as 'do' | 'undo',
-    triggerTransitionId: r.trigger_transition_id as number,
-    createdAt: r.created_at as string,
-    snapshot: snapshot as RunRow['snapshot'],
-  };
-}
 
 export class SqliteRuns implements RunStore {
   private readonly statements = new Map<string, Database.Statement>();
@@ -325,15 +266,7 @@ export class SqliteRuns implements RunStore {
     const r = this.sql(
       'SELECT s.*, r.rule, r.event_key, r.vm, r.phase FROM steps s JOIN runs r ON r.key = s.run_key WHERE s.id = ?',
     ).get(id) as Row | undefined;
-    return r
-      ? {
-          ...toStep(r),
-          rule: r.rule as string,
-          eventKey: r.event_key as string,
-          vm: r.vm as string,
-          phase: r.phase as string,
-        }
-      : undefined;
+    return r ? toStepWithRun(r) : undefined;
   }
 
   async listSteps(filter: { status?: StepStatus; eventKey?: string; limit?: number; offset?: number }) {
@@ -348,29 +281,12 @@ export class SqliteRuns implements RunStore {
       filter.limit ?? 200,
       filter.offset ?? 0,
     ) as Row[];
-    return rows.map((r) => ({
-      ...toStep(r),
-      rule: r.rule as string,
-      eventKey: r.event_key as string,
-      vm: r.vm as string,
-      phase: r.phase as string,
-    }));
+    return rows.map(toStepWithRun);
   }
 
   async attemptsOf(stepId: number): Promise<AttemptRow[]> {
     return (this.sql('SELECT * FROM attempts WHERE step_id = ? ORDER BY n, id').all(stepId) as Row[]).map(
-      (r) => ({
-        id: r.id as number,
-        stepId: r.step_id as number,
-        n: r.n as number,
-        startedAt: r.started_at as string,
-        finishedAt: r.finished_at as string,
-        ok: r.ok === 1,
-        retryable: r.retryable === null ? undefined : r.retryable === 1,
-        status: opt(r.status),
-        detail: r.detail as string,
-        output: r.output === null ? undefined : JSON.parse(r.output as string),
-      }),
+      toAttempt,
     );
   }
 

@@ -1,8 +1,18 @@
 // The default store: one SQLite file (better-sqlite3, WAL). Writes are synchronous and each
 // method is one transaction, so an acknowledged ingest is on disk.
-import type { Transition } from '../core/event.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { openSqlite } from './sqlite-open.js';
+import {
+  jsonText,
+  parseText,
+  toAudit,
+  toCommand,
+  toEvent,
+  toTransition,
+  toUnplanned,
+  toVm,
+  type Row,
+} from './rows.js';
 import { SqliteRuns } from './sqlite-runs.js';
 import {
   eventKey,
@@ -17,11 +27,6 @@ import {
   type VmRow,
 } from './store.js';
 
-type Row = Record<string, unknown>;
-const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
-const parse = <T>(v: unknown): T | undefined => (typeof v === 'string' ? (JSON.parse(v) as T) : undefined);
-const opt = <T>(v: unknown): T | undefined => (v === null ? undefined : (v as T));
-
 /** The same platform transition reported by several VMs shares this key. */
 function platformKey(t: IncomingTransition): string {
   const base = `${eventKey(t.event.provider, t.event.eventId)}|${t.transition}`;
@@ -30,53 +35,6 @@ function platformKey(t: IncomingTransition): string {
   // reporting the same move are merged by content (see ingest), not by this key.
   if (t.transition === 'rescheduled') return `${base}|${t.event.notBefore ?? ''}|${t.ceSource}|${t.ceId}`;
   return base;
-}
-
-function toEvent(r: Row): EventRow {
-  return {
-    key: r.key as string,
-    provider: r.provider as string,
-    eventId: r.event_id as string,
-    type: r.type as string,
-    status: r.status as string,
-    notBefore: opt(r.not_before),
-    durationSeconds: opt(r.duration_seconds),
-    description: opt(r.description),
-    origin: r.origin as string,
-    resources: parse<string[]>(r.resources) ?? [],
-    reporters: parse<string[]>(r.reporters) ?? [],
-    firstSeenAt: r.first_seen_at as string,
-    updatedAt: r.updated_at as string,
-    lastTransition: r.last_transition as Transition,
-    raw: parse(r.raw),
-  };
-}
-
-function toVm(r: Row): VmRow {
-  return {
-    name: r.name as string,
-    identity: parse<Record<string, unknown>>(r.identity) ?? {},
-    agentVersion: opt(r.agent_version),
-    lastHeartbeatAt: opt(r.last_heartbeat_at),
-    health: parse(r.health),
-    firstSeenAt: r.first_seen_at as string,
-  };
-}
-
-function toCommand(r: Row): CommandRow {
-  return {
-    id: r.id as string,
-    vm: r.vm as string,
-    type: r.type as CommandRow['type'],
-    eventId: opt(r.event_id),
-    hook: opt(r.hook),
-    origin: r.origin as string,
-    createdAt: r.created_at as string,
-    deliveredAt: opt(r.delivered_at),
-    deliveries: r.deliveries as number,
-    completedAt: opt(r.completed_at),
-    result: parse(r.result),
-  };
 }
 
 /** Later transitions win, except that an event never goes back from a final state. */
@@ -136,7 +94,7 @@ export class SqliteStore extends SqliteRuns implements Store {
           continue;
         }
         const existing = getEvent.get(key) as Row | undefined;
-        const reporters = new Set(parse<string[]>(existing?.reporters) ?? []);
+        const reporters = new Set(parseText<string[]>(existing?.reporters) ?? []);
         reporters.add(t.reporter);
         // The same move reported by another VM: the event already stands at this NotBefore after a reschedule.
         const sameMove =
@@ -165,7 +123,7 @@ export class SqliteStore extends SqliteRuns implements Store {
           origin: t.event.origin,
           resources: JSON.stringify(t.event.resources),
           reporters: JSON.stringify([...reporters]),
-          raw: json(t.event.raw),
+          raw: jsonText(t.event.raw),
           at: receivedAt,
           transition: t.transition,
         };
@@ -204,7 +162,7 @@ export class SqliteStore extends SqliteRuns implements Store {
       `INSERT INTO vms (name, identity, agent_version, last_heartbeat_at, health, first_seen_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT(name) DO UPDATE SET identity = excluded.identity, agent_version = excluded.agent_version,
          last_heartbeat_at = excluded.last_heartbeat_at, health = excluded.health`,
-    ).run(vm, JSON.stringify(p.identity), p.agentVersion ?? null, at, json(p.health), at);
+    ).run(vm, JSON.stringify(p.identity), p.agentVersion ?? null, at, jsonText(p.health), at);
   }
 
   async listEvents(f: EventFilter): Promise<{ events: EventRow[]; total: number }> {
@@ -248,18 +206,7 @@ export class SqliteStore extends SqliteRuns implements Store {
     }
     const transitions = (
       this.sql('SELECT * FROM transitions WHERE event_key = ? ORDER BY id').all(key) as Row[]
-    ).map((r): TransitionRow => ({
-      id: r.id as number,
-      eventKey: r.event_key as string,
-      transition: r.transition as Transition,
-      ceSource: r.ce_source as string,
-      ceId: r.ce_id as string,
-      reporter: r.reporter as string,
-      observedAt: r.observed_at as string,
-      receivedAt: r.received_at as string,
-      via: r.via as string,
-      sightings: sightings.get(r.id as number) ?? [],
-    }));
+    ).map((r) => toTransition(r, sightings.get(r.id as number) ?? []));
     const event = toEvent(row);
     const commands = (
       this.sql('SELECT * FROM commands WHERE event_id = ? ORDER BY created_at').all(event.eventId) as Row[]
@@ -314,7 +261,7 @@ export class SqliteStore extends SqliteRuns implements Store {
     if (!row) return undefined;
     // The first result wins: a re-sent result for a command the agent ran once changes nothing.
     if (row.completed_at === null)
-      this.sql('UPDATE commands SET completed_at = ?, result = ? WHERE id = ?').run(at, json(result), id);
+      this.sql('UPDATE commands SET completed_at = ?, result = ? WHERE id = ?').run(at, jsonText(result), id);
     return toCommand(this.sql('SELECT * FROM commands WHERE id = ?').get(id) as Row);
   }
 
@@ -327,19 +274,7 @@ export class SqliteStore extends SqliteRuns implements Store {
     const rows = this.sql(
       'SELECT * FROM transitions WHERE id > (SELECT id FROM plan_cursor) ORDER BY id LIMIT ?',
     ).all(limit) as Row[];
-    return rows.map((r) => ({
-      ceSource: r.ce_source as string,
-      ceId: r.ce_id as string,
-      transition: r.transition as Transition,
-      reporter: r.reporter as string,
-      mine: r.mine === 1,
-      observedAt: r.observed_at as string,
-      event: JSON.parse(r.data as string) as IncomingTransition['event'],
-      via: r.via as string,
-      transitionId: r.id as number,
-      eventKey: r.event_key as string,
-      receivedAt: r.received_at as string,
-    }));
+    return rows.map(toUnplanned);
   }
 
   async markPlanned(transitionIds: number[], at: string): Promise<void> {
@@ -370,7 +305,7 @@ export class SqliteStore extends SqliteRuns implements Store {
       e.actor,
       e.action,
       e.subject,
-      json(e.detail),
+      jsonText(e.detail),
     );
   }
 
@@ -380,14 +315,7 @@ export class SqliteStore extends SqliteRuns implements Store {
         ? this.sql('SELECT * FROM audit WHERE subject = ? ORDER BY id DESC LIMIT ?').all(subject, limit)
         : this.sql('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit)
     ) as Row[];
-    return rows.map((r) => ({
-      id: r.id as number,
-      at: r.at as string,
-      actor: r.actor as string,
-      action: r.action as string,
-      subject: r.subject as string,
-      detail: parse(r.detail),
-    }));
+    return rows.map(toAudit);
   }
 
   async prune(before: string): Promise<number> {
