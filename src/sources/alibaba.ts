@@ -3,9 +3,10 @@
 // fetched like IMDSv2's. ECS has no metadata path for scheduled system events: those arrive as
 // CloudMonitor/EventBridge pushes to the hub.
 import type { MaintenanceEvent } from '../core/event.js';
-import { parseRfc3339, TimeFormatError, toIso } from '../core/time.js';
+import { parseRfc3339 } from '../core/time.js';
 import { ImdsSession } from './imds-token.js';
-import { metadataRequest, retryAfterMs } from './metadata-http.js';
+import { metadataRequest } from './metadata-http.js';
+import { terminationDocument, spotTerminationEvent } from './spot-termination.js';
 import { SourceError, type MaintenanceSource, type SourceDocument, type VmIdentity } from './source.js';
 
 export const ALIBABA_METADATA = 'http://100.100.100.200';
@@ -24,26 +25,7 @@ export interface AlibabaSourceOptions {
 
 /** `2015-01-05T18:02:00Z` → a spot reclamation event of this VM, id fixed by the notice time. */
 export function parseAlibabaTermination(body: string, vm: string, now: number): MaintenanceEvent {
-  let at: number;
-  try {
-    at = parseRfc3339(body.trim());
-  } catch (err) {
-    if (err instanceof TimeFormatError)
-      throw new SourceError('parse', `spot/termination-time: ${err.message}`);
-    throw err;
-  }
-  return {
-    provider: 'alibaba',
-    eventId: `${vm}:spot-termination:${toIso(at)}`,
-    vm,
-    type: 'preempt',
-    status: at <= now ? 'started' : 'scheduled',
-    notBefore: toIso(at),
-    description: 'Spot instance reclamation',
-    origin: 'platform',
-    resources: [vm],
-    raw: { terminationTime: body.trim() },
-  };
+  return spotTerminationEvent('alibaba', body, vm, now, parseRfc3339);
 }
 
 export class AlibabaMetadataSource implements MaintenanceSource {
@@ -74,16 +56,7 @@ export class AlibabaMetadataSource implements MaintenanceSource {
     const res = this.session
       ? await this.session.get(url, signal)
       : await metadataRequest(url, { timeoutMs: this.options.timeoutMs ?? 2000, signal });
-    if (res.status === 404) return { events: [] };
-    if (res.status !== 200) {
-      throw new SourceError(
-        'http',
-        `spot/termination-time answered ${res.status}: ${res.body.slice(0, 120)}`,
-        res.status,
-        retryAfterMs(res.headers),
-      );
-    }
-    return { events: [parseAlibabaTermination(res.body, this.options.vm, this.now())] };
+    return terminationDocument(res, (body) => parseAlibabaTermination(body, this.options.vm, this.now()));
   }
 }
 

@@ -1,8 +1,9 @@
 // Tencent Cloud CVM instance metadata (metadata-apis.md §5.1): the spot reclamation time, plain
 // HTTP with no header, 404 meaning none, the body a UTC+8 local time with no zone marker.
 import type { MaintenanceEvent } from '../core/event.js';
-import { parseTencentTime, TimeFormatError, toIso } from '../core/time.js';
-import { metadataRequest, retryAfterMs } from './metadata-http.js';
+import { parseTencentTime } from '../core/time.js';
+import { metadataRequest } from './metadata-http.js';
+import { terminationDocument, spotTerminationEvent } from './spot-termination.js';
 import { SourceError, type MaintenanceSource, type SourceDocument, type VmIdentity } from './source.js';
 
 export const TENCENT_METADATA = 'http://metadata.tencentyun.com';
@@ -17,26 +18,7 @@ export interface TencentSourceOptions {
 
 /** `2018-08-18 12:05:33` (UTC+8) → a spot reclamation event of this VM, id fixed by the notice time. */
 export function parseTencentTermination(body: string, vm: string, now: number): MaintenanceEvent {
-  let at: number;
-  try {
-    at = parseTencentTime(body.trim());
-  } catch (err) {
-    if (err instanceof TimeFormatError)
-      throw new SourceError('parse', `spot/termination-time: ${err.message}`);
-    throw err;
-  }
-  return {
-    provider: 'tencent',
-    eventId: `${vm}:spot-termination:${toIso(at)}`,
-    vm,
-    type: 'preempt',
-    status: at <= now ? 'started' : 'scheduled',
-    notBefore: toIso(at),
-    description: 'Spot instance reclamation',
-    origin: 'platform',
-    resources: [vm],
-    raw: { terminationTime: body.trim() },
-  };
+  return spotTerminationEvent('tencent', body, vm, now, parseTencentTime);
 }
 
 export class TencentMetadataSource implements MaintenanceSource {
@@ -52,16 +34,7 @@ export class TencentMetadataSource implements MaintenanceSource {
 
   async poll(signal?: AbortSignal): Promise<SourceDocument> {
     const res = await metadataRequest(this.url, { timeoutMs: this.options.timeoutMs ?? 2000, signal });
-    if (res.status === 404) return { events: [] };
-    if (res.status !== 200) {
-      throw new SourceError(
-        'http',
-        `spot/termination-time answered ${res.status}: ${res.body.slice(0, 120)}`,
-        res.status,
-        retryAfterMs(res.headers),
-      );
-    }
-    return { events: [parseTencentTermination(res.body, this.options.vm, this.now())] };
+    return terminationDocument(res, (body) => parseTencentTermination(body, this.options.vm, this.now()));
   }
 }
 
