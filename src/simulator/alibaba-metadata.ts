@@ -3,7 +3,7 @@
 import type { FastifyReply } from 'fastify';
 import { formatRfc3339Seconds } from '../core/time.js';
 import type { CloudMetadataContext, CloudMetadataServer, CloudRequest } from './cloud-metadata.js';
-import { malform } from './faults.js';
+import { htmlError, plainText } from './cloud-replies.js';
 import type { SimVm } from './fleet.js';
 import { parseTtl } from './imds-tokens.js';
 
@@ -20,16 +20,8 @@ export function alibabaInstanceId(vm: SimVm): string {
 
 export function alibabaMetadata(ctx: CloudMetadataContext): CloudMetadataServer {
   const c = ctx.controller;
-  const text = (r: CloudRequest, body: string): FastifyReply =>
-    r.reply
-      .code(200)
-      .type('text/plain')
-      .send(r.fault.malformed ? malform(body, r.fault.malformed) : body);
-  const fail = (r: CloudRequest, code: number, status: string) =>
-    r.reply
-      .code(code)
-      .type('text/html')
-      .send(page(`${code} ${status}`));
+  const text = plainText;
+  const fail = (r: CloudRequest, code: number, status: string) => htmlError(r, code, status, page);
 
   const token = async (r: CloudRequest): Promise<FastifyReply> => {
     if (r.request.method !== 'PUT') return fail(r, 405, 'Method Not Allowed');

@@ -1,9 +1,8 @@
 // Tencent Cloud CVM instance metadata at metadata.tencentyun.com (metadata-apis.md §5.1): the spot
 // reclamation time, as local time in UTC+8 with no zone marker. No header, no token.
-import type { FastifyReply } from 'fastify';
 import { formatTencentTime } from '../core/time.js';
 import type { CloudMetadataContext, CloudMetadataServer, CloudRequest } from './cloud-metadata.js';
-import { malform } from './faults.js';
+import { htmlError, plainText } from './cloud-replies.js';
 import type { SimVm } from './fleet.js';
 
 // Tencent's error pages are not quoted in the reference (UNVERIFIED): a short HTML page per status.
@@ -16,16 +15,8 @@ export function tencentInstanceId(vm: SimVm): string {
 
 export function tencentMetadata(ctx: CloudMetadataContext): CloudMetadataServer {
   const c = ctx.controller;
-  const text = (r: CloudRequest, body: string): FastifyReply =>
-    r.reply
-      .code(200)
-      .type('text/plain')
-      .send(r.fault.malformed ? malform(body, r.fault.malformed) : body);
-  const fail = (r: CloudRequest, code: number, status: string) =>
-    r.reply
-      .code(code)
-      .type('text/html')
-      .send(page(`${code} ${status}`));
+  const text = plainText;
+  const fail = (r: CloudRequest, code: number, status: string) => htmlError(r, code, status, page);
 
   return {
     provider: 'tencent',
