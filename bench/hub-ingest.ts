@@ -37,21 +37,18 @@ import { applyWhatIfs, parseWhatIfs } from './lib/what-if.js';
 import { commitProbe, loadAverage, machineCpu, sourceState } from './lib/machine.js';
 import type { Benchmark, BenchReport, BenchRow } from './lib/report.js';
 import { ms } from './lib/stats.js';
+import { envNumber } from './lib/env.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const LOAD = fileURLToPath(new URL('./lib/ingest-load.ts', import.meta.url));
 const AGENT_SECRET = 'bench-agent-secret';
 const PATH = '/api/v1/events';
 
-const num = (name: string, dflt: number) => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : dflt;
-};
-const SECONDS = num('BENCH_INGEST_SECONDS', 10);
-const WARMUP = num('BENCH_INGEST_WARMUP_SECONDS', 2);
-const CONNECTIONS = num('BENCH_INGEST_CONNECTIONS', 32);
-const BATCH_CONNECTIONS = num('BENCH_INGEST_BATCH_CONNECTIONS', 8);
-const VMS = num('BENCH_INGEST_VMS', 200);
+const SECONDS = envNumber('BENCH_INGEST_SECONDS', 10);
+const WARMUP = envNumber('BENCH_INGEST_WARMUP_SECONDS', 2);
+const CONNECTIONS = envNumber('BENCH_INGEST_CONNECTIONS', 32);
+const BATCH_CONNECTIONS = envNumber('BENCH_INGEST_BATCH_CONNECTIONS', 8);
+const VMS = envNumber('BENCH_INGEST_VMS', 200);
 const ROWS = (process.env.BENCH_INGEST_ROWS ?? '1,100')
   .split(',')
   .map(Number)

@@ -28,14 +28,11 @@ import { loadAverage, machineCpu } from './lib/machine.js';
 import { clockTicksPerSecond, sampleProc } from './lib/proc.js';
 import type { Benchmark, BenchReport, BenchRow } from './lib/report.js';
 import { ms, summarize, wallNow, type Summary } from './lib/stats.js';
+import { envNumber } from './lib/env.js';
 
-const num = (name: string, dflt: number) => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : dflt;
-};
-const VMS = num('BENCH_REPLICAS_VMS', 50);
-const PER_VM = num('BENCH_REPLICAS_EVENTS_PER_VM', 100);
-const DEADLINE_S = num('BENCH_REPLICAS_DEADLINE_S', 120);
+const VMS = envNumber('BENCH_REPLICAS_VMS', 50);
+const PER_VM = envNumber('BENCH_REPLICAS_EVENTS_PER_VM', 100);
+const DEADLINE_S = envNumber('BENCH_REPLICAS_DEADLINE_S', 120);
 const SETS = (process.env.BENCH_REPLICAS_SETS ?? 'sqlite:1,postgres:1,postgres:2,postgres:3')
   .split(',')
   .map((s) => {

@@ -38,20 +38,17 @@ import type { Benchmark, BenchReport, BenchRow } from './lib/report.js';
 import { ms, summarize, type Summary } from './lib/stats.js';
 import type { WaveConfig, WaveOut } from './lib/wave-fleet.js';
 import { applyWhatIfs, parseWhatIfs } from './lib/what-if.js';
+import { envNumber } from './lib/env.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const FLEET = fileURLToPath(new URL('./lib/wave-fleet.ts', import.meta.url));
 const AGENT_SECRET = 'bench-agent-secret';
 
-const num = (name: string, dflt: number) => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : dflt;
-};
-const VMS = num('BENCH_WAVE_VMS', 100);
-const EVENTS_PER_VM = num('BENCH_WAVE_EVENTS_PER_VM', 100);
-const RULES = num('BENCH_WAVE_RULES', 3);
-const DEADLINE_S = num('BENCH_WAVE_DEADLINE_S', 100);
-const CONCURRENCY = process.env.BENCH_WAVE_CONCURRENCY ? num('BENCH_WAVE_CONCURRENCY', 16) : undefined;
+const VMS = envNumber('BENCH_WAVE_VMS', 100);
+const EVENTS_PER_VM = envNumber('BENCH_WAVE_EVENTS_PER_VM', 100);
+const RULES = envNumber('BENCH_WAVE_RULES', 3);
+const DEADLINE_S = envNumber('BENCH_WAVE_DEADLINE_S', 100);
+const CONCURRENCY = process.env.BENCH_WAVE_CONCURRENCY ? envNumber('BENCH_WAVE_CONCURRENCY', 16) : undefined;
 const WHATIF = parseWhatIfs(process.env.BENCH_WHATIF);
 const WHATIF_LABEL = WHATIF.length ? ` [what-if: ${WHATIF.join(', ')}]` : '';
 const CPU_PROF_DIR = process.env.BENCH_WAVE_CPU_PROF;
