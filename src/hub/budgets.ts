@@ -163,17 +163,13 @@ export class Budgets {
     const taken: string[] = [];
     for (const pool of pools) {
       const expires = new Date(now + parseDuration(pool.leaseTimeout ?? '1h')).toISOString();
-      const answer = await this.store.acquireSlot(
-        { pool: pool.name, vm, eventKey },
-        await this.maxOf(pool),
-        iso,
-        expires,
-      );
+      const max = await this.maxOf(pool);
+      const answer = await this.store.acquireSlot({ pool: pool.name, vm, eventKey }, max, iso, expires);
       if (answer.ok) {
         if (answer.slot.acquiredAt === iso) taken.push(pool.name); // new now, not held from before
         continue;
       }
-      const reason = `pool ${pool.name} is full (${await this.maxOf(pool)} unavailable at most): ${describe(answer.holders)}`;
+      const reason = `pool ${pool.name} is full (${max} unavailable at most): ${describe(answer.holders)}`;
       const forceAt =
         deadline === undefined
           ? undefined
