@@ -214,6 +214,10 @@ function glob(pattern: string, value: string): boolean {
   return re.test(value);
 }
 
+/** A list clause: the value is one of the allowed, ignoring case. */
+const inList = (allowed: readonly string[], value: string) =>
+  allowed.some((a) => a.toLowerCase() === value.toLowerCase());
+
 /**
  * The clauses that need no store read (enabled, transition, provider, type, origin), as a
  * necessary condition: false means `explain` would not match either.
@@ -224,8 +228,7 @@ export function mayMatch(
   event: { provider: string; type: string; origin: string },
 ): boolean {
   const m = rule.match;
-  const has = (allowed: readonly string[] | undefined, value: string) =>
-    !allowed || allowed.some((a) => a.toLowerCase() === value.toLowerCase());
+  const has = (allowed: readonly string[] | undefined, value: string) => !allowed || inList(allowed, value);
   return (
     rule.enabled !== false &&
     has(m.transitions ?? ['scheduled'], transition) &&
@@ -241,7 +244,7 @@ export function explain(rule: RuleT, input: MatchInput): { matched: boolean; cla
   const clauses: Clause[] = [];
   const list = (clause: string, allowed: readonly string[] | undefined, value: string) => {
     if (!allowed) return;
-    const matched = allowed.some((a) => a.toLowerCase() === value.toLowerCase());
+    const matched = inList(allowed, value);
     clauses.push({
       clause,
       matched,
