@@ -2,7 +2,6 @@
 // instance document, and the 2015 legacy endpoints. Mounted at `/vm/<name>` and unprefixed
 // (the default VM), so one port can serve a whole fleet.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { toIso } from '../core/time.js';
 import {
   INSTANCE_NEWEST,
   INSTANCE_VERSIONS,
@@ -20,7 +19,7 @@ import type { Controller } from './controller.js';
 import { malform, type Endpoint, type FaultDecision, type FaultInjector } from './faults.js';
 import type { SimVm } from './fleet.js';
 import type { RateLimiter } from './rate-limit.js';
-import type { RequestLog } from './request-log.js';
+import { metadataFront, type RequestLog } from './request-log.js';
 
 export interface MetadataContext {
   controller: Controller;
@@ -64,35 +63,10 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'Service unavailable',
 };
 
-interface Served {
-  vm: string;
-  faults?: string[];
-}
-
 export function azureMetadataRoutes(ctx: MetadataContext) {
-  const served = new WeakMap<FastifyRequest, Served>();
-
   return async function routes(app: FastifyInstance): Promise<void> {
-    // Clients differ in what Content-Type they send with StartRequests (curl -d sends a form type):
-    // take every body as text and judge the JSON ourselves.
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) =>
-      done(null, body),
-    );
-
-    app.addHook('onResponse', async (request, reply) => {
-      const s = served.get(request);
-      if (!s) return;
-      ctx.log.add({
-        at: toIso(Date.now()),
-        vm: s.vm,
-        method: request.method,
-        url: request.url,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime),
-        faults: s.faults,
-      });
-    });
+    // Clients differ in what Content-Type they send with StartRequests (curl -d sends a form type).
+    const served = metadataFront(app, ctx.log);
 
     /** Common front of every metadata route: the VM, the rate limit, the faults. */
     const front = async (
@@ -119,7 +93,7 @@ export function azureMetadataRoutes(ctx: MetadataContext) {
           .send({ error: `Not found. ${vm.name} is a VM of ${vm.provider}: it has no Azure metadata` });
         return undefined;
       }
-      const record: Served = { vm: vm.name };
+      const record: { vm: string; faults?: string[] } = { vm: vm.name };
       served.set(request, record);
       if (!ctx.limiter.allow(vm.name)) {
         void reply.code(429).send({ error: ERR.throttled });

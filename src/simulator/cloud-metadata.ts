@@ -2,7 +2,6 @@
 // cloud, the rate limit, injected faults and the request log. The paths overlap (AWS, Alibaba
 // and Tencent all serve /latest/...), so the VM's provider picks the server, as on a real VM.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { toIso } from '../core/time.js';
 import { alibabaMetadata } from './alibaba-metadata.js';
 import { awsMetadata } from './aws-metadata.js';
 import type { MetadataContext } from './azure-metadata.js';
@@ -12,6 +11,7 @@ import type { SimVm } from './fleet.js';
 import { gcpMetadata } from './gcp-metadata.js';
 import { pause } from './pause.js';
 import type { TokenStore } from './imds-tokens.js';
+import { metadataFront } from './request-log.js';
 import { tencentMetadata } from './tencent-metadata.js';
 
 export interface CloudMetadataContext extends MetadataContext {
@@ -42,26 +42,8 @@ export interface CloudMetadataServer {
 
 export function cloudMetadataRoutes(ctx: CloudMetadataContext) {
   const servers = [awsMetadata(ctx), gcpMetadata(ctx), alibabaMetadata(ctx), tencentMetadata(ctx)];
-  const served = new WeakMap<FastifyRequest, { vm: string; faults?: string[] }>();
-
   return async function routes(app: FastifyInstance): Promise<void> {
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) =>
-      done(null, body),
-    );
-    app.addHook('onResponse', async (request, reply) => {
-      const s = served.get(request);
-      if (!s) return;
-      ctx.log.add({
-        at: toIso(Date.now()),
-        vm: s.vm,
-        method: request.method,
-        url: request.url,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime),
-        faults: s.faults,
-      });
-    });
+    const served = metadataFront(app, ctx.log);
 
     const dispatch = (root: CloudMetadataServer['root'], version?: string) =>
       async function handler(request: FastifyRequest, reply: FastifyReply) {
