@@ -4,22 +4,17 @@
 // queries, the rules are applied in memory in input order, and the result written in three.
 import type pg from 'pg';
 import { jsonText, parseText } from './rows.js';
-import { eventKey, type IncomingTransition, type IngestResult } from './store.js';
+import {
+  eventKey,
+  platformKey,
+  TRANSITION_RANK,
+  type IncomingTransition,
+  type IngestResult,
+} from './store.js';
 
 type Row = Record<string, unknown>;
 const q = async (text: string, values: unknown[], c: pg.PoolClient): Promise<Row[]> =>
   (await c.query(text, values)).rows as Row[];
-
-/** Same as the SQLite store: the same platform transition from several VMs shares this key. */
-function platformKey(t: IncomingTransition): string {
-  const base = `${eventKey(t.event.provider, t.event.eventId)}|${t.transition}`;
-  if (t.transition === 'scheduled') return `${base}|${t.event.notBefore ?? ''}`;
-  if (t.transition === 'rescheduled') return `${base}|${t.event.notBefore ?? ''}|${t.ceSource}|${t.ceId}`;
-  return base;
-}
-
-/** Later transitions win, except that an event never goes back from a final state. */
-const RANK: Record<string, number> = { scheduled: 0, rescheduled: 0, started: 1, completed: 2, canceled: 2 };
 
 const EVENT_COLUMNS = [
   'key',
@@ -123,7 +118,10 @@ export async function ingestBatch(
       continue;
     }
     const e = t.event;
-    if (!existing || (RANK[t.transition] ?? 0) >= (RANK[existing.last_transition as string] ?? 0))
+    if (
+      !existing ||
+      (TRANSITION_RANK[t.transition] ?? 0) >= (TRANSITION_RANK[existing.last_transition as string] ?? 0)
+    )
       events.set(key, {
         key,
         provider: existing?.provider ?? e.provider,

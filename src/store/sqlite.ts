@@ -16,6 +16,8 @@ import {
 import { SqliteRuns } from './sqlite-runs.js';
 import {
   eventKey,
+  platformKey,
+  TRANSITION_RANK,
   type AuditEntry,
   type CommandRow,
   type EventFilter,
@@ -26,19 +28,6 @@ import {
   type TransitionRow,
   type VmRow,
 } from './store.js';
-
-/** The same platform transition reported by several VMs shares this key. */
-function platformKey(t: IncomingTransition): string {
-  const base = `${eventKey(t.event.provider, t.event.eventId)}|${t.transition}`;
-  if (t.transition === 'scheduled') return `${base}|${t.event.notBefore ?? ''}`;
-  // Reschedules can revisit a time (A → B → C → B): each move is its own transition. Several VMs
-  // reporting the same move are merged by content (see ingest), not by this key.
-  if (t.transition === 'rescheduled') return `${base}|${t.event.notBefore ?? ''}|${t.ceSource}|${t.ceId}`;
-  return base;
-}
-
-/** Later transitions win, except that an event never goes back from a final state. */
-const RANK: Record<string, number> = { scheduled: 0, rescheduled: 0, started: 1, completed: 2, canceled: 2 };
 
 export class SqliteStore extends SqliteRuns implements Store {
   /**
@@ -128,7 +117,9 @@ export class SqliteStore extends SqliteRuns implements Store {
           transition: t.transition,
         };
         if (!existing) insertEvent.run(params);
-        else if ((RANK[t.transition] ?? 0) >= (RANK[existing.last_transition as string] ?? 0))
+        else if (
+          (TRANSITION_RANK[t.transition] ?? 0) >= (TRANSITION_RANK[existing.last_transition as string] ?? 0)
+        )
           updateEvent.run(params);
         else touchReporters.run(JSON.stringify([...reporters]), key); // a late, older transition: history only
         const id = Number(

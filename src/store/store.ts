@@ -171,6 +171,27 @@ export function eventKey(provider: string, eventId: string): string {
   return `${provider}/${eventId.toLowerCase()}`;
 }
 
+/**
+ * The same platform transition reported by several VMs shares this key (both stores dedupe on it).
+ * Reschedules can revisit a time (A → B → C → B): each move is its own transition. Several VMs
+ * reporting the same move are merged by content (see the stores' ingest), not by this key.
+ */
+export function platformKey(t: IncomingTransition): string {
+  const base = `${eventKey(t.event.provider, t.event.eventId)}|${t.transition}`;
+  if (t.transition === 'scheduled') return `${base}|${t.event.notBefore ?? ''}`;
+  if (t.transition === 'rescheduled') return `${base}|${t.event.notBefore ?? ''}|${t.ceSource}|${t.ceId}`;
+  return base;
+}
+
+/** Later transitions win, except that an event never goes back from a final state. */
+export const TRANSITION_RANK: Record<string, number> = {
+  scheduled: 0,
+  rescheduled: 0,
+  started: 1,
+  completed: 2,
+  canceled: 2,
+};
+
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'dead' | 'skipped';
 
 export interface RunRow {
