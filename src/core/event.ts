@@ -3,6 +3,14 @@
 export const PROVIDERS = ['azure', 'azure-legacy', 'aws', 'gcp', 'alibaba', 'tencent'] as const;
 export type Provider = (typeof PROVIDERS)[number];
 
+/**
+ * Where an event can come from in the hub: the clouds, and the hub's own timer triggers
+ * (`schedule`, src/hub/scheduler.ts). Agents and pushes may publish only for the clouds.
+ */
+export const SCHEDULE_PROVIDER = 'schedule';
+export const EVENT_PROVIDERS = [...PROVIDERS, SCHEDULE_PROVIDER] as const;
+export type EventProvider = (typeof EVENT_PROVIDERS)[number];
+
 /** Normalised maintenance types; the provider's own word stays in `raw`. */
 export const EVENT_TYPES = [
   'freeze',
@@ -31,7 +39,7 @@ export type Transition = (typeof TRANSITIONS)[number];
 export type Origin = 'platform' | 'user';
 
 export interface MaintenanceEvent {
-  provider: Provider;
+  provider: EventProvider;
   /** The provider's id (Azure EventId); stable from scheduled to started. */
   eventId: string;
   /** The VM that observed the event. */

@@ -119,7 +119,7 @@ export class Planner {
     const now = this.o.now();
     const iso = new Date(now).toISOString();
     const targets = event.resources.length ? event.resources : [t.reporter];
-    const needTags = candidates.some((r) => r.match.tags && Object.keys(r.match.tags).length > 0);
+    const needTags = candidates.some((r) => r.match?.tags && Object.keys(r.match.tags).length > 0);
     for (const vm of targets) {
       const tags = needTags ? await this.vmTags(vm) : {};
       if (t.transition !== 'scheduled') {

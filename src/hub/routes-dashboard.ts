@@ -4,7 +4,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { EVENT_STATUSES, EVENT_TYPES, PROVIDERS } from '../core/event.js';
+import { EVENT_STATUSES, EVENT_TYPES, EVENT_PROVIDERS } from '../core/event.js';
 import { eventKey, type EventRow, type Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
 import { DashboardData, scanEvents, summary } from './dashboard-data.js';
@@ -102,7 +102,7 @@ export function dashboardRoutes(ctx: DashboardContext) {
               q: Type.Optional(Type.String({ maxLength: 200 })),
               status: Type.Optional(Enum(EVENT_STATUSES)),
               type: Type.Optional(Enum(EVENT_TYPES)),
-              provider: Type.Optional(Enum(PROVIDERS)),
+              provider: Type.Optional(Enum(EVENT_PROVIDERS)),
               origin: Type.Optional(Enum(['platform', 'user'])),
               vm: Type.Optional(Type.String({ maxLength: 256 })),
               since: Type.Optional(Type.String({ format: 'date-time' })),
@@ -191,7 +191,8 @@ export function dashboardRoutes(ctx: DashboardContext) {
         name: r.name,
         description: r.description,
         source: ctx.rules.source(r.name),
-        match: r.match,
+        // A timer rule shows its schedule where event rules show what they match.
+        match: r.match ?? { schedule: r.schedule },
         steps: r.steps.map((s) => ({ name: s.name, action: s.action, timing: s.timing })),
         undo: (r.undo ?? []).map((s) => ({ name: s.name, action: s.action })),
         counts: ctx.rules.counts.get(r.name) ?? { matched: 0, evaluated: 0 },

@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { EVENT_STATUSES, EVENT_TYPES, PROVIDERS } from '../core/event.js';
+import { EVENT_STATUSES, EVENT_TYPES, EVENT_PROVIDERS } from '../core/event.js';
 import { eventKey, type Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
 import type { HubMetrics } from './metrics.js';
@@ -35,7 +35,7 @@ export function readRoutes(ctx: ReadContext) {
             {
               status: Type.Optional(Enum(EVENT_STATUSES)),
               type: Type.Optional(Enum(EVENT_TYPES)),
-              provider: Type.Optional(Enum(PROVIDERS)),
+              provider: Type.Optional(Enum(EVENT_PROVIDERS)),
               vm: Type.Optional(Type.String({ maxLength: 256 })),
               since: Type.Optional(IsoQuery),
               until: Type.Optional(IsoQuery),

@@ -1,10 +1,17 @@
 // Rules: what to match and which steps to run. Matching explains itself clause by clause, so
 // `POST /api/v1/rules/test` can say why an event did or did not match.
 import { Type, type Static } from '@sinclair/typebox';
-import { EVENT_TYPES, PROVIDERS, TRANSITIONS, type Transition } from '../core/event.js';
+import {
+  EVENT_PROVIDERS,
+  EVENT_TYPES,
+  SCHEDULE_PROVIDER,
+  TRANSITIONS,
+  type Transition,
+} from '../core/event.js';
 import { parseDuration } from '../core/time.js';
 import { firstSchemaError } from '../core/validate.js';
 import { AdvancedFilter, evaluateFilter } from './filters.js';
+import { Schedule, scheduleProblem } from './schedules.js';
 import { Blocker, blockerProblem, Window, windowProblem } from './windows.js';
 
 const Enum = (values: readonly string[]) => Type.Union(values.map((v) => Type.Literal(v)));
@@ -86,7 +93,7 @@ export type NotifyT = Static<typeof Notify>;
 
 export const Match = Type.Object(
   {
-    providers: Type.Optional(Type.Array(Enum(PROVIDERS))),
+    providers: Type.Optional(Type.Array(Enum(EVENT_PROVIDERS))),
     types: Type.Optional(Type.Array(Enum(EVENT_TYPES))),
     transitions: Type.Optional(Type.Array(Enum(TRANSITIONS), { description: 'default [scheduled]' })),
     origins: Type.Optional(Type.Array(Enum(['platform', 'user']))),
@@ -108,7 +115,10 @@ export const Rule = Type.Object(
     name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }),
     description: Type.Optional(Type.String({ maxLength: 1000 })),
     enabled: Type.Optional(Type.Boolean()),
-    match: Match,
+    /** What events the rule acts on; a timer rule (`schedule`) has none. */
+    match: Type.Optional(Match),
+    /** A timer trigger instead of `match` (docs/rules.md#timer-triggers). */
+    schedule: Type.Optional(Schedule),
     steps: Type.Array(Step, { minItems: 1, maxItems: 50 }),
     undo: Type.Optional(
       Type.Array(Step, { maxItems: 50, description: 'run on completed/canceled of a matched event' }),
@@ -144,6 +154,12 @@ export function checkRule(input: unknown, where = ''): RuleT {
   const error = firstSchemaError(Rule, input, where);
   if (error) throw new RuleError(`${error.path}: ${error.message}`);
   const rule = input as RuleT;
+  if (!rule.match === !rule.schedule)
+    throw new RuleError(
+      `${where}/${rule.match ? 'schedule' : 'match'}: a rule has either match (events) or schedule (a timer), ${rule.match ? 'not both' : 'one of them'}`,
+    );
+  const timer = rule.schedule && scheduleProblem(rule.schedule);
+  if (timer) throw new RuleError(`${where}/schedule/${timer[0]}: ${timer[1]}`);
   const bad = rule.window && windowProblem(rule.window);
   if (bad) throw new RuleError(`${where}/window/${bad[0]}: ${bad[1]}`);
   (rule.blockers ?? []).forEach((b, i) => {
@@ -194,7 +210,7 @@ export interface MatchInput {
   vm: string;
   vmTags: Record<string, string>;
   /** The event document the filters see: the MaintenanceEvent plus `transition` and `vm`. */
-  event: Record<string, unknown> & { provider: string; type: string; origin: string };
+  event: Record<string, unknown> & EventIdentity;
 }
 
 export interface Clause {
@@ -218,6 +234,38 @@ function glob(pattern: string, value: string): boolean {
 const inList = (allowed: readonly string[], value: string) =>
   allowed.some((a) => a.toLowerCase() === value.toLowerCase());
 
+/** What the cheap clauses look at. */
+export interface EventIdentity {
+  provider: string;
+  eventId: string;
+  type: string;
+  origin: string;
+}
+
+/**
+ * A timer rule acts only on its own firings (eventId `<rule>@…`); the hub's schedule events reach
+ * other rules only when they ask for the `schedule` provider by name, so a catch-all rule never
+ * approves or drains for a timer by accident.
+ */
+function scheduleClause(rule: RuleT, event: EventIdentity): Clause | undefined {
+  const fromTimer = event.provider.toLowerCase() === SCHEDULE_PROVIDER;
+  if (rule.schedule) {
+    const matched = fromTimer && event.eventId.toLowerCase().startsWith(`${rule.name.toLowerCase()}@`);
+    return {
+      clause: 'schedule',
+      matched,
+      reason: matched ? 'a firing of this rule' : `${event.provider}/${event.eventId} is not a firing of this rule`,
+    };
+  }
+  if (fromTimer && !rule.match?.providers?.some((p) => p.toLowerCase() === SCHEDULE_PROVIDER))
+    return {
+      clause: 'providers',
+      matched: false,
+      reason: 'schedule events match only rules that list the schedule provider',
+    };
+  return undefined;
+}
+
 /**
  * The clauses that need no store read (enabled, transition, provider, type, origin), as a
  * necessary condition: false means `explain` would not match either.
@@ -225,12 +273,13 @@ const inList = (allowed: readonly string[], value: string) =>
 export function mayMatch(
   rule: RuleT,
   transition: Transition,
-  event: { provider: string; type: string; origin: string },
+  event: EventIdentity,
 ): boolean {
-  const m = rule.match;
+  const m = rule.match ?? {};
   const has = (allowed: readonly string[] | undefined, value: string) => !allowed || inList(allowed, value);
   return (
     rule.enabled !== false &&
+    scheduleClause(rule, event)?.matched !== false &&
     has(m.transitions ?? ['scheduled'], transition) &&
     has(m.providers, event.provider) &&
     has(m.types, event.type) &&
@@ -240,8 +289,10 @@ export function mayMatch(
 
 /** Every clause evaluated (no short-circuit), so the explanation is complete. */
 export function explain(rule: RuleT, input: MatchInput): { matched: boolean; clauses: Clause[] } {
-  const m = rule.match;
+  const m = rule.match ?? {};
   const clauses: Clause[] = [];
+  const timer = scheduleClause(rule, input.event);
+  if (timer) clauses.push(timer);
   const list = (clause: string, allowed: readonly string[] | undefined, value: string) => {
     if (!allowed) return;
     const matched = inList(allowed, value);
