@@ -254,7 +254,9 @@ function scheduleClause(rule: RuleT, event: EventIdentity): Clause | undefined {
     return {
       clause: 'schedule',
       matched,
-      reason: matched ? 'a firing of this rule' : `${event.provider}/${event.eventId} is not a firing of this rule`,
+      reason: matched
+        ? 'a firing of this rule'
+        : `${event.provider}/${event.eventId} is not a firing of this rule`,
     };
   }
   if (fromTimer && !rule.match?.providers?.some((p) => p.toLowerCase() === SCHEDULE_PROVIDER))
@@ -270,11 +272,7 @@ function scheduleClause(rule: RuleT, event: EventIdentity): Clause | undefined {
  * The clauses that need no store read (enabled, transition, provider, type, origin), as a
  * necessary condition: false means `explain` would not match either.
  */
-export function mayMatch(
-  rule: RuleT,
-  transition: Transition,
-  event: EventIdentity,
-): boolean {
+export function mayMatch(rule: RuleT, transition: Transition, event: EventIdentity): boolean {
   const m = rule.match ?? {};
   const has = (allowed: readonly string[] | undefined, value: string) => !allowed || inList(allowed, value);
   return (

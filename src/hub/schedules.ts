@@ -40,7 +40,11 @@ export const Schedule = Type.Object(
       ),
     ),
     maxCatchUp: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 100, description: 'catchUp all: at most this many slots (default 10)' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        description: 'catchUp all: at most this many slots (default 10)',
+      }),
     ),
     type: Type.Optional(Enum(EVENT_TYPES)),
   },
@@ -65,7 +69,10 @@ export function scheduleProblem(s: ScheduleT): [string, string] | undefined {
     try {
       new Intl.DateTimeFormat('en', { timeZone: s.timezone });
     } catch {
-      return ['timezone', `unknown time zone ${JSON.stringify(s.timezone)} (use an IANA name such as Asia/Shanghai)`];
+      return [
+        'timezone',
+        `unknown time zone ${JSON.stringify(s.timezone)} (use an IANA name such as Asia/Shanghai)`,
+      ];
     }
   }
   let cron: Cron;

@@ -21,7 +21,7 @@ import { Notices } from './notices.js';
 import { Planner } from './planner.js';
 import { agentRoutes } from './routes-agents.js';
 import { dashboardRoutes } from './routes-dashboard.js';
-import { INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
+import { createIngester, INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
 import { mailRoutes } from './routes-mail.js';
 import { pushRoutes } from './routes-push.js';
 import { readRoutes } from './routes-read.js';
@@ -29,6 +29,7 @@ import { rulesRoutes } from './routes-rules.js';
 import { streamRoutes } from './routes-stream.js';
 import { uiRoutes } from './routes-ui.js';
 import { RuleBook } from './rulebook.js';
+import { Scheduler } from './scheduler.js';
 
 export interface HubOptions {
   store: Store;
@@ -58,6 +59,8 @@ export interface HubOptions {
   webDir?: string;
   /** The demo's capture SMTP server: its mails are listed at GET /api/v1/demo/mail. */
   mailCapture?: MailCapture;
+  /** Timer rules fire on their own (default true); false: only on `hub.scheduler.tick()` (tests with a fake clock). */
+  scheduleTimer?: boolean;
 }
 
 export interface Hub {
@@ -67,6 +70,7 @@ export interface Hub {
   planner: Planner;
   executor: Executor;
   lbReconciler: LbReconciler;
+  scheduler: Scheduler;
   events: HubEvents;
   metrics: HubMetrics;
   listen(port?: number, host?: string): Promise<string>;
@@ -236,6 +240,16 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     registry: metrics.registry,
   });
   if (o.lbReconcileIntervalMs !== 0) lbReconciler.start();
+  // Timer rules' firings enter through the ingest path like any event (src/hub/scheduler.ts).
+  const scheduler = new Scheduler({
+    store: o.store,
+    rules: () => rules.all(),
+    ingest: createIngester({ store: o.store, auth, metrics, events, now }),
+    events,
+    log,
+    now,
+  });
+  scheduler.start({ timer: o.scheduleTimer });
 
   return {
     app,
@@ -244,6 +258,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     planner,
     executor,
     lbReconciler,
+    scheduler,
     events,
     metrics,
     async listen(port = 0, host = '127.0.0.1') {
@@ -255,6 +270,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       return url;
     },
     async close() {
+      await scheduler.stop();
       clearInterval(pruner);
       await lbReconciler.stop();
       clearInterval(tick);

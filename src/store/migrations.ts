@@ -64,4 +64,6 @@ export const SQLITE_MIGRATIONS: string[] = [
    INSERT INTO plan_cursor (id) SELECT COALESCE(
      (SELECT MIN(id) - 1 FROM transitions WHERE planned_at IS NULL), (SELECT MAX(id) FROM transitions), 0);
    DROP INDEX transitions_unplanned;`,
+  // Timer triggers: per rule, the newest slot fired or skipped, so a restarted hub knows what it missed.
+  `CREATE TABLE schedule_cursors (rule TEXT PRIMARY KEY, slot TEXT NOT NULL, updated_at TEXT NOT NULL);`,
 ];

@@ -64,6 +64,8 @@ export const POSTGRES_MIGRATIONS: string[] = [
      pool TEXT NOT NULL, vm TEXT NOT NULL, event_key TEXT NOT NULL, acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL,
      PRIMARY KEY (pool, vm, event_key));
    CREATE INDEX pool_slots_event ON pool_slots (event_key, vm);`,
+  // Timer triggers (as SQLite's): per rule, the newest slot fired or skipped; replicas only move it forward.
+  `CREATE TABLE schedule_cursors (rule TEXT PRIMARY KEY, slot TEXT NOT NULL, updated_at TEXT NOT NULL);`,
 ];
 
 // At most 49 characters: the NOTIFY channel is forewarn_<schema>, and identifiers end at 63.

@@ -295,6 +295,19 @@ export class PostgresStore extends PostgresBudgets implements Store {
     });
   }
 
+  async scheduleCursor(rule: string): Promise<string | undefined> {
+    const rows = await this.q('SELECT slot FROM schedule_cursors WHERE rule = $1', [rule]);
+    return rows[0]?.slot as string | undefined;
+  }
+
+  async advanceSchedule(rule: string, slot: string, at: string): Promise<void> {
+    await this.q(
+      `INSERT INTO schedule_cursors (rule, slot, updated_at) VALUES ($1, $2, $3) ON CONFLICT (rule) DO UPDATE
+       SET slot = GREATEST(schedule_cursors.slot, excluded.slot), updated_at = excluded.updated_at`,
+      [rule, slot, at],
+    );
+  }
+
   async audit(e: Omit<AuditEntry, 'id'>): Promise<void> {
     await this.q('INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)', [
       e.at,

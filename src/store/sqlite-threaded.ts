@@ -19,6 +19,7 @@ const WRITES = [
   'commitPlan',
   'putRule',
   'deleteRule',
+  'advanceSchedule',
   'audit',
   'prune',
   'createRun',

@@ -290,6 +290,18 @@ export class SqliteStore extends SqliteRuns implements Store {
     return this.sql(`DELETE FROM rules WHERE name = ? AND source = 'api'`).run(name).changes > 0;
   }
 
+  async scheduleCursor(rule: string): Promise<string | undefined> {
+    const row = this.sql('SELECT slot FROM schedule_cursors WHERE rule = ?').get(rule) as Row | undefined;
+    return row?.slot as string | undefined;
+  }
+
+  async advanceSchedule(rule: string, slot: string, at: string): Promise<void> {
+    this.sql(
+      `INSERT INTO schedule_cursors (rule, slot, updated_at) VALUES (?, ?, ?) ON CONFLICT(rule) DO UPDATE
+       SET slot = MAX(slot, excluded.slot), updated_at = excluded.updated_at`,
+    ).run(rule, slot, at);
+  }
+
   async audit(e: Omit<AuditEntry, 'id'>): Promise<void> {
     this.sql('INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(
       e.at,

@@ -146,6 +146,10 @@ export interface Store extends RunStore {
   apiRules(): Promise<{ name: string; definition: unknown; updatedAt: string }[]>;
   putRule(name: string, definition: unknown, at: string): Promise<void>;
   deleteRule(name: string): Promise<boolean>;
+  /** Timer triggers: the newest slot of a rule that was fired or skipped (ISO), if any yet. */
+  scheduleCursor(rule: string): Promise<string | undefined>;
+  /** Moves a rule's cursor forward to `slot` (never back; replicas may race), creating it. */
+  advanceSchedule(rule: string, slot: string, at: string): Promise<void>;
   audit(entry: Omit<AuditEntry, 'id'>): Promise<void>;
   auditLog(subject?: string, limit?: number): Promise<AuditEntry[]>;
   /** Deletes finished events (and their history) last updated before `before`; returns how many. */
