@@ -1,5 +1,5 @@
 // Timer triggers: fires each timer rule's due cron slots as synthetic maintenance events, one per
-// VM (provider `schedule`, eventId `<rule>@<slot ISO>/<vm>`), through the same ingest path as
+// VM (provider `schedule`, eventId `<rule>@<slot ISO>~<vm>`), through the same ingest path as
 // agents' events, so dedup, planning, budgets, history, dashboard and API all treat them alike.
 //
 // Once across replicas: every replica looks, but a slot's events have stable ids, so the store
@@ -42,7 +42,7 @@ function glob(pattern: string, value: string): boolean {
 
 /** The event id of one VM's firing of a rule's slot. */
 export function firingId(rule: string, slot: number, vm: string): string {
-  return `${rule}@${new Date(slot).toISOString()}/${vm}`;
+  return `${rule}@${new Date(slot).toISOString()}~${vm}`;
 }
 
 export class Scheduler {

@@ -120,11 +120,11 @@ describe('checking a timer rule', () => {
     const asks = checkRule({ name: 'asks', match: { providers: ['schedule'] }, steps: timer.steps });
     const own = {
       provider: 'schedule',
-      eventId: 'nightly@2026-11-23T03:00:00.000Z/build-1',
+      eventId: 'nightly@2026-11-23T03:00:00.000Z~build-1',
       type: 'other',
       origin: 'user',
     };
-    const other = { ...own, eventId: 'weekly@2026-11-23T03:00:00.000Z/build-1' };
+    const other = { ...own, eventId: 'weekly@2026-11-23T03:00:00.000Z~build-1' };
     const cloud = { provider: 'azure', eventId: 'nightly@x', type: 'other', origin: 'platform' };
     expect(mayMatch(timer, 'scheduled', own)).toBe(true);
     expect(mayMatch(timer, 'completed', own)).toBe(false);
