@@ -1,6 +1,7 @@
 // The JSON Schemas forewarn publishes for its configuration files, by output path.
 import { AgentConfigSchema } from './agent/config.js';
 import { HubConfigSchema } from './hub/config.js';
+import { Rule } from './hub/rules.js';
 import { ScenarioDocument } from './simulator/schemas.js';
 
 export function publishedSchemas(): Record<string, unknown> {
@@ -13,6 +14,13 @@ export function publishedSchemas(): Record<string, unknown> {
     'docs/hub-config.schema.json': {
       $schema: 'http://json-schema.org/draft-07/schema#',
       ...plain(HubConfigSchema),
+    },
+    // One rule (an item of the hub config's `rules:`, a rules file, or PUT /api/v1/rules/{name}).
+    'docs/rule.schema.json': {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      $id: 'https://forewarn.dev/schemas/rule.json',
+      title: 'forewarn hub rule',
+      ...plain(Rule),
     },
     'docs/scenario.schema.json': {
       $schema: 'http://json-schema.org/draft-07/schema#',

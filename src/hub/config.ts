@@ -151,7 +151,9 @@ export const HubConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    rules: Type.Optional(Type.Array(Type.Unknown(), { description: 'rules; see docs/hub.md' })),
+    rules: Type.Optional(
+      Type.Array(Type.Unknown(), { description: 'rules (each as docs/rule.schema.json); see docs/hub.md' }),
+    ),
     pools: Type.Optional(
       Type.Array(Pool, {
         description:

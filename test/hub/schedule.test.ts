@@ -238,9 +238,13 @@ describe('timer triggers', () => {
       schedule: { cron: '0 25 * * *', vms: ['b'] },
       steps: hook('http://127.0.0.1:1/x'),
     };
-    await expect(startHub({ rules: [bad] })).rejects.toThrow(
+    const store = durableStore();
+    cleanup = store.drop;
+    const opened = await store.open();
+    await expect(startHub({ store: opened, rules: [bad] })).rejects.toThrow(
       /rule bad: \/rules\/0\/schedule\/cron: bad cron expression "0 25 \* \* \*"/,
     );
+    await opened.close();
     const h = await startHub({ scheduleTimer: false });
     hubs.push(h);
     for (const [schedule, message] of [

@@ -465,6 +465,17 @@ describe.each(backends)('store contract: $name', ({ ready, open }) => {
     expect((await s.apiRules()).map((r) => r.name)).toEqual(['b']);
   });
 
+  it('a timer rule’s cursor starts absent and only moves forward', async () => {
+    expect(await s.scheduleCursor('nightly')).toBeUndefined();
+    await s.advanceSchedule('nightly', at(10_000), at(10_001));
+    // A replica that looked earlier writes an older slot afterwards: the cursor stays.
+    await s.advanceSchedule('nightly', at(5_000), at(10_002));
+    expect(await s.scheduleCursor('nightly')).toBe(at(10_000));
+    await s.advanceSchedule('nightly', at(20_000), at(20_001));
+    expect(await s.scheduleCursor('nightly')).toBe(at(20_000));
+    expect(await s.scheduleCursor('weekly')).toBeUndefined();
+  });
+
   it('the audit log is newest first, by subject, limited', async () => {
     for (let i = 0; i < 4; i++)
       await s.audit({ at: at(i), actor: 'op', action: 'x', subject: i % 2 ? 'odd' : 'even', detail: { i } });
