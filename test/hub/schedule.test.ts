@@ -4,8 +4,10 @@
 // clock is the hub's injectable `now`, moved by the test (it runs at real speed between moves),
 // and slots fire on `scheduler.tick()`, so no assertion depends on timing. One test uses the real
 // timer and clock.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadHubConfig } from '../../src/hub/config.js';
 import { SqliteThreadedStore } from '../../src/store/sqlite-threaded.js';
 import { PostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
@@ -268,5 +270,47 @@ describe('timer triggers', () => {
     );
     expect(forged.status).toBe(400);
     expect(await scheduleEvents(h)).toEqual([]);
+  });
+
+  it('examples/nightly-reimage.yaml loads and fires at 03:00 Shanghai time for the build VMs it knows', async () => {
+    rx = await startRawReceiver();
+    const secretFile = join(tempDir(), 'agent-secret');
+    writeFileSync(secretFile, 'a-long-enough-agent-secret\n');
+    const config = loadHubConfig(
+      'examples/nightly-reimage.yaml',
+      { REIMAGE_HOOK_SECRET: 'hook-secret' },
+      {
+        'auth.agentSecretFile': secretFile,
+      },
+    );
+    process.env.REIMAGE_HOOK_SECRET = 'hook-secret';
+    const [rule] = config.rules as any[];
+    rule.steps[0].with.url = rx.url; // the reimaging service is our receiver
+    const clock = testClock('2026-11-22T18:00:00Z');
+    const h = await startHub({
+      now: clock.now,
+      scheduleTimer: false,
+      rules: config.rules,
+      pools: config.pools,
+    });
+    hubs.push(h);
+    for (const vm of ['build-1', 'build-2', 'build-3', 'web-1']) {
+      const res = await h.api(
+        'POST',
+        `/api/v1/agents/${vm}/heartbeat`,
+        { vm: { name: vm } },
+        h.agentToken(vm),
+      );
+      expect(res.status).toBeLessThan(300);
+    }
+    await tick(h);
+    clock.set('2026-11-22T19:00:00.300Z'); // 03:00 on the 23rd in Shanghai
+    await tick(h);
+    await waitFor(() => rx!.calls.length === 3, 10_000);
+    expect(rx.calls.map((c) => c.body).sort((a, b) => a.vm.localeCompare(b.vm))).toEqual(
+      ['build-1', 'build-2', 'build-3'].map((vm) => ({ vm, slot: '2026-11-22T19:00:00.000Z' })),
+    );
+    expect(rx.calls[0]!.headers['forewarn-signature']).toMatch(/^t=\d+,kid=/);
+    delete process.env.REIMAGE_HOOK_SECRET;
   });
 });

@@ -7,7 +7,7 @@ import { navigate, useLive, useNow } from '../hooks.js';
 
 const TYPES = ['freeze', 'reboot', 'redeploy', 'preempt', 'terminate', 'live-migrate', 'stop', 'retire', 'reimage', 'system-maintenance', 'rebalance', 'other']; // prettier-ignore
 const STATUSES = ['scheduled', 'started', 'completed', 'canceled'];
-const PROVIDERS = ['azure', 'azure-legacy', 'aws', 'gcp', 'alibaba', 'tencent'];
+const PROVIDERS = ['azure', 'azure-legacy', 'aws', 'gcp', 'alibaba', 'tencent', 'schedule'];
 const LIMIT = 50;
 const FIELDS = ['q', 'type', 'status', 'provider', 'origin', 'vm', 'since', 'until'] as const;
 
