@@ -8,6 +8,7 @@ export class RuleBook {
   private fileRules: RuleT[] = [];
   private apiRules: RuleT[] = [];
   readonly counts = new Map<string, { matched: number; evaluated: number }>();
+  private readonly listeners: (() => void)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -66,6 +67,16 @@ export class RuleBook {
   async load(): Promise<void> {
     const stored = await this.store.apiRules();
     this.apiRules = stored.map((r) => this.check(r.definition, `rule ${r.name}`));
+    this.changed();
+  }
+
+  /** Called whenever the API rules change (here, or on a replica): the scheduler looks again. */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
   }
 
   all(): RuleT[] {
@@ -85,6 +96,7 @@ export class RuleBook {
       throw new RuleError(`/name: rule ${rule.name} comes from the config file; change it there`);
     await this.store.putRule(rule.name, rule, at);
     this.apiRules = [...this.apiRules.filter((r) => r.name !== rule.name), rule];
+    this.changed();
     return rule;
   }
 
@@ -93,6 +105,7 @@ export class RuleBook {
       throw new RuleError(`rule ${name} comes from the config file; remove it there`);
     const removed = await this.store.deleteRule(name);
     this.apiRules = this.apiRules.filter((r) => r.name !== name);
+    this.changed();
     return removed;
   }
 

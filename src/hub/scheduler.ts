@@ -49,6 +49,8 @@ export class Scheduler {
   private timer?: NodeJS.Timeout;
   private running: Promise<unknown> = Promise.resolve();
   private stopped = true;
+  private looping = false;
+  private generation = 0;
   private readonly completing = new Set<Promise<void>>();
   private readonly onStep = (n: StepNotice) => {
     if (n.stage !== 'finished' || (n.outcome !== 'succeeded' && n.outcome !== 'dead')) return;
@@ -89,12 +91,22 @@ export class Scheduler {
     while (this.completing.size) await Promise.allSettled([...this.completing]);
   }
 
+  /** Looks again now (a rule was added or changed: its first slot may come before the next look). */
+  wake(): void {
+    if (this.stopped || !this.looping) return;
+    this.loop();
+  }
+
   private loop(): void {
     if (this.stopped) return;
+    this.looping = true;
+    clearTimeout(this.timer);
+    // Only the newest loop arms the timer: a wake during a pass starts a new one.
+    const generation = ++this.generation;
     void this.tick()
       .catch(() => 0)
       .then(() => {
-        if (this.stopped) return;
+        if (this.stopped || generation !== this.generation) return;
         const now = this.o.now();
         const next = Math.min(
           ...this.timerRules().map((r) => nextSlot(r.schedule!, now) ?? Number.POSITIVE_INFINITY),

@@ -250,6 +250,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     now,
   });
   scheduler.start({ timer: o.scheduleTimer });
+  rules.onChange(() => scheduler.wake());
 
   return {
     app,

@@ -74,16 +74,13 @@ describe.skipIf(!ready)('timer triggers on three replicas', () => {
 
     const events = await hubs[0]!.api('GET', '/api/v1/events?provider=schedule&limit=100', undefined, READER);
     expect(events.body.total).toBe(expected.length);
-    const [{ n: runs }] = await pgQuery<{ n: string }>(
-      schema,
-      `SELECT COUNT(*) AS n FROM runs WHERE phase = 'do'`,
-    );
-    expect(Number(runs)).toBe(expected.length);
-    const [{ n: scheduled }] = await pgQuery<{ n: string }>(
-      schema,
-      `SELECT COUNT(*) AS n FROM transitions WHERE transition = 'scheduled' AND via = 'schedule'`,
-    );
-    expect(Number(scheduled)).toBe(expected.length);
+    const count = async (sql: string) => Number((await pgQuery<{ n: string }>(schema, sql))[0]!.n);
+    expect(await count(`SELECT COUNT(*) AS n FROM runs WHERE phase = 'do'`)).toBe(expected.length);
+    expect(
+      await count(
+        `SELECT COUNT(*) AS n FROM transitions WHERE transition = 'scheduled' AND via = 'schedule'`,
+      ),
+    ).toBe(expected.length);
 
     // A fourth replica starting now (catchUp all) finds nothing missed.
     const late = await replica();

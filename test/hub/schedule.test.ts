@@ -220,14 +220,18 @@ describe('timer triggers', () => {
     await waitFor(async () => (await pool()).inUse.length === 0, 10_000);
   });
 
-  it('fires on its own with the real clock and timer', async () => {
+  it('fires on its own with the real clock and timer, also a rule added through the API', async () => {
     rx = await startRawReceiver();
-    const h = await startHub({
-      rules: [
-        { name: 'every-second', schedule: { cron: '* * * * * *', vms: ['build-1'] }, steps: hook(rx.url) },
-      ],
-    });
+    const h = await startHub({});
     hubs.push(h);
+    // No timer rule yet: the scheduler sleeps long; a new rule wakes it.
+    const put = await h.api(
+      'PUT',
+      '/api/v1/rules/every-second',
+      { name: 'every-second', schedule: { cron: '* * * * * *', vms: ['build-1'] }, steps: hook(rx.url) },
+      ADMIN,
+    );
+    expect(put.status).toBeLessThan(300);
     await waitFor(() => rx!.calls.length >= 2, 10_000);
     const slots = rx.calls.slice(0, 2).map((c) => c.body.event.raw.slot as string);
     expect(new Set(slots).size).toBe(2);
