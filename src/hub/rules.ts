@@ -160,6 +160,10 @@ export function checkRule(input: unknown, where = ''): RuleT {
     );
   const timer = rule.schedule && scheduleProblem(rule.schedule);
   if (timer) throw new RuleError(`${where}/schedule/${timer[0]}: ${timer[1]}`);
+  // approve acknowledges a cloud's event through the VM's metadata service: a firing has none.
+  const approving = rule.schedule ? rule.steps.findIndex((s) => s.action === 'approve') : -1;
+  if (approving >= 0)
+    throw new RuleError(`${where}/steps/${approving}/action: a timer rule has no cloud event to approve`);
   const bad = rule.window && windowProblem(rule.window);
   if (bad) throw new RuleError(`${where}/window/${bad[0]}: ${bad[1]}`);
   (rule.blockers ?? []).forEach((b, i) => {

@@ -107,6 +107,9 @@ describe('checking a timer rule', () => {
     expect(problem(rule({ cron: '0 3 * * *' }, { match: { types: ['reboot'] } }))).toMatch(
       /^\/rules\/0\/schedule: a rule has either match .* not both/,
     );
+    expect(problem(rule({ cron: '0 3 * * *' }, { steps: [{ name: 'ok', action: 'approve' }] }))).toMatch(
+      /^\/rules\/0\/steps\/0\/action: a timer rule has no cloud event to approve/,
+    );
     const { schedule: _s, ...neither } = rule({ cron: '0 3 * * *' });
     expect(problem(neither)).toMatch(/^\/rules\/0\/match: a rule has either match/);
     expect(
