@@ -12,6 +12,7 @@
 // event's completion. Gap, by choice: a hub killed between a step's finish and that ingest leaves
 // the slot held until it expires (the pool's leaseTimeout).
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import { SCHEDULE_PROVIDER, type EventType, type MaintenanceEvent, type Transition } from '../core/event.js';
 import type { IncomingTransition, Store } from '../store/store.js';
 import type { HubEvents, StepNotice } from './hub-events.js';
@@ -28,6 +29,7 @@ export interface SchedulerOptions {
   now: () => number;
   /** Longest sleep between looks (clock changes, rules added through the API). Default 30 s. */
   maxSleepMs?: number;
+  registry?: Registry;
 }
 
 const VIA = 'schedule';
@@ -62,7 +64,17 @@ export class Scheduler {
     void p.finally(() => this.completing.delete(p));
   };
 
-  constructor(private readonly o: SchedulerOptions) {}
+  private readonly slots?: Counter;
+
+  constructor(private readonly o: SchedulerOptions) {
+    if (o.registry)
+      this.slots = new Counter({
+        name: 'forewarn_schedule_slots_total',
+        help: 'Timer rule slots by outcome: fired, or skipped (missed while no hub ran, or the rule disabled)',
+        labelNames: ['rule', 'outcome'],
+        registers: [o.registry],
+      });
+  }
 
   /** Looks now and then at every next slot. `timer: false`: only when `tick()` is called (tests). */
   start(o: { timer?: boolean } = {}): void {
@@ -147,6 +159,8 @@ export class Scheduler {
     // A disabled rule lets its slots pass: enabling it again does not fire what it skipped.
     const fire = rule.enabled === false ? [] : due.fire;
     const skipped = due.skipped + due.fire.length - fire.length;
+    if (fire.length) this.slots?.inc({ rule: rule.name, outcome: 'fired' }, fire.length);
+    if (skipped) this.slots?.inc({ rule: rule.name, outcome: 'skipped' }, skipped);
     if (skipped)
       this.o.log.warn(
         { rule: rule.name, skipped, catchUp: s.catchUp ?? 'latest', cursor },

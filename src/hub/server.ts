@@ -248,6 +248,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     events,
     log,
     now,
+    registry: metrics.registry,
   });
   scheduler.start({ timer: o.scheduleTimer });
   rules.onChange(() => scheduler.wake());

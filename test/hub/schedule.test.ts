@@ -164,6 +164,11 @@ describe('timer triggers', () => {
       'cu-latest build-1 2026-11-23T00:00:30.000Z',
     ]);
 
+    const metrics = (await second.api('GET', '/metrics', undefined, READER)).body as string;
+    expect(metrics).toContain('forewarn_schedule_slots_total{rule="cu-none",outcome="skipped"} 3');
+    expect(metrics).toContain('forewarn_schedule_slots_total{rule="cu-latest",outcome="skipped"} 2');
+    expect(metrics).toContain('forewarn_schedule_slots_total{rule="cu-all",outcome="fired"} 3');
+
     // Back on time: every policy fires the next slot.
     clock.set('2026-11-23T00:00:40.100Z');
     await tick(second);
