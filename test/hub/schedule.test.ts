@@ -148,13 +148,15 @@ describe('timer triggers', () => {
     const start = async () =>
       startHub({ store: await store.open(), now: clock.now, scheduleTimer: false, rules });
     const first = await start();
+    // The clock is set just before each tick: however long a hub takes to start does not matter.
+    clock.set('2026-11-23T00:00:05Z');
     await tick(first); // cursors start at :05
     await first.close();
 
-    // Down from :05 to :37: slots :10, :20 and :30 were missed (the grace is half the interval).
-    clock.set('2026-11-23T00:00:37Z');
     const second = await start();
     hubs.push(second);
+    // Down from :05 to :37: slots :10, :20 and :30 were missed (the grace is half the interval).
+    clock.set('2026-11-23T00:00:37Z');
     await tick(second);
     await waitFor(() => rx!.calls.length === 4, 8000);
     expect(hooked()).toEqual([
@@ -199,6 +201,7 @@ describe('timer triggers', () => {
       ],
     });
     hubs.push(h);
+    clock.set('2026-11-23T00:00:05Z');
     await tick(h);
     clock.set('2026-11-23T00:00:10.100Z');
     expect(await tick(h)).toEqual([1]);
