@@ -54,6 +54,7 @@ export class Scheduler {
   private looping = false;
   private generation = 0;
   private readonly completing = new Set<Promise<void>>();
+  private readonly slots?: Counter;
   private readonly onStep = (n: StepNotice) => {
     if (n.stage !== 'finished' || (n.outcome !== 'succeeded' && n.outcome !== 'dead')) return;
     if (!n.runKey.includes(`|${SCHEDULE_PROVIDER}/`)) return;
@@ -63,8 +64,6 @@ export class Scheduler {
     this.completing.add(p);
     void p.finally(() => this.completing.delete(p));
   };
-
-  private readonly slots?: Counter;
 
   constructor(private readonly o: SchedulerOptions) {
     if (o.registry)
@@ -96,11 +95,6 @@ export class Scheduler {
     const pass = this.running.then(() => this.pass());
     this.running = pass.catch(() => undefined);
     return pass;
-  }
-
-  /** Resolves when the completions of finished firings are stored (tests). */
-  async idle(): Promise<void> {
-    while (this.completing.size) await Promise.allSettled([...this.completing]);
   }
 
   /** Looks again now (a rule was added or changed: its first slot may come before the next look). */
