@@ -9,8 +9,8 @@
 //
 // A firing's event completes for its VM when the timer rule's run there is over (every step
 // succeeded, or one was dead-lettered): that frees its pool slot for the next VM, like a cloud
-// event's completion. Gap, by choice: a hub killed between a step's finish and that ingest leaves
-// the slot held until it expires (the pool's leaseTimeout).
+// event's completion. A hub killed between a step's finish and that ingest leaves the firing open:
+// the next hub to start looks for such firings and completes them.
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { SCHEDULE_PROVIDER, type EventType, type MaintenanceEvent, type Transition } from '../core/event.js';
@@ -58,11 +58,7 @@ export class Scheduler {
   private readonly onStep = (n: StepNotice) => {
     if (n.stage !== 'finished' || (n.outcome !== 'succeeded' && n.outcome !== 'dead')) return;
     if (!n.runKey.includes(`|${SCHEDULE_PROVIDER}/`)) return;
-    const p = this.completeIfOver(n.runKey).catch((err: Error) =>
-      this.o.log.error({ err: err.message, run: n.runKey }, 'completing a timer firing failed'),
-    );
-    this.completing.add(p);
-    void p.finally(() => this.completing.delete(p));
+    this.track(this.completeIfOver(n.runKey), 'completing a timer firing failed', n.runKey);
   };
 
   constructor(private readonly o: SchedulerOptions) {
@@ -79,7 +75,27 @@ export class Scheduler {
   start(o: { timer?: boolean } = {}): void {
     this.stopped = false;
     this.o.events.on('step', this.onStep);
+    this.track(this.sweep(), 'completing open timer firings failed');
     if (o.timer ?? true) this.loop();
+  }
+
+  /** Firings still open whose run is over: their hub stopped before it said so. */
+  private async sweep(): Promise<void> {
+    const { events } = await this.o.store.listEvents({
+      provider: SCHEDULE_PROVIDER,
+      status: 'scheduled',
+      limit: 1000,
+    });
+    for (const e of events)
+      for (const run of await this.o.store.runsForEvent(e.key, { phase: 'do' }))
+        await this.completeIfOver(run.key);
+  }
+
+  /** Completions run beside the executor; stop() waits for them. */
+  private track(work: Promise<void>, what: string, run?: string): void {
+    const p = work.catch((err: Error) => this.o.log.error({ err: err.message, run }, what));
+    this.completing.add(p);
+    void p.finally(() => this.completing.delete(p));
   }
 
   async stop(): Promise<void> {

@@ -183,6 +183,41 @@ describe('timer triggers', () => {
     expect((await scheduleEvents(second)).length).toBe(7);
   });
 
+  it('a firing whose hub stopped before completing it is completed by the next hub', async () => {
+    rx = await startRawReceiver();
+    rx.holding = true;
+    const store = durableStore();
+    cleanup = store.drop;
+    const clock = testClock('2026-11-23T00:00:05Z');
+    const rules = [
+      { name: 'once', schedule: { cron: '*/10 * * * * *', vms: ['build-1'] }, steps: hook(rx.url) },
+    ];
+    const start = async () =>
+      startHub({ store: await store.open(), now: clock.now, scheduleTimer: false, rules });
+    const first = await start();
+    clock.set('2026-11-23T00:00:05Z');
+    await tick(first);
+    clock.set('2026-11-23T00:00:10.100Z');
+    await tick(first);
+    await waitFor(() => rx!.inFlight() === 1, 8000);
+    // As if killed after the step and before the completion: nobody hears the step finish.
+    await first.hub.scheduler.stop();
+    rx.release();
+    await waitFor(
+      async () =>
+        (await first.api('GET', '/api/v1/steps?status=succeeded', undefined, READER)).body.steps?.length ===
+        1,
+      8000,
+    );
+    expect((await scheduleEvents(first)).map((e) => e.status)).toEqual(['scheduled']);
+    await first.close();
+
+    const second = await start();
+    hubs.push(second);
+    await waitFor(async () => (await scheduleEvents(second))[0]?.status === 'completed', 8000);
+    expect(rx.calls.length).toBe(1);
+  });
+
   it('a firing for five VMs keeps to a pool budget of two', async () => {
     rx = await startRawReceiver();
     rx.holding = true;
