@@ -8,6 +8,8 @@ import { HubClient } from '../agent/hub-client.js';
 import { AgentJournal } from '../agent/journal.js';
 import { EventGridPublisher, HubPublisher, type Publisher } from '../agent/publisher.js';
 import { HookSink, type TransitionSink } from '../agent/sinks.js';
+import { NatsCommandChannel } from '../agent/nats-commands.js';
+import { NatsLink, NatsPublisher } from '../agent/nats-publisher.js';
 import { SyslogSink } from '../agent/syslog-sink.js';
 import { buildSources, identifyVm } from '../agent/sources.js';
 import type { VmIdentity } from '../sources/source.js';
@@ -51,6 +53,9 @@ export function buildAgent(
       timeoutMs: config.hub.timeoutMs,
     });
   if (config.eventGrid) publisher = new EventGridPublisher(config.eventGrid);
+  // NATS replaces the hub's HTTP for transitions (and commands); the hub URL still takes heartbeats.
+  const nats = config.nats && new NatsLink(config.nats, identity.name);
+  if (nats) publisher = new NatsPublisher(nats);
   const sinks: TransitionSink[] = [];
   const syslog = config.syslog
     ? new SyslogSink(
@@ -92,6 +97,8 @@ export function buildAgent(
           timeoutMs: config.hub.timeoutMs,
         })
       : undefined;
+  // Over NATS when configured (the hub URL then carries heartbeats only), else the HTTP long-poll.
+  const commands = nats && config.nats?.commands ? new NatsCommandChannel(nats) : undefined;
   const agent = new Agent({
     identity,
     sources,
@@ -102,6 +109,7 @@ export function buildAgent(
     batchSize: config.batch,
     publisher,
     hub,
+    commands,
     heartbeatIntervalMs: config.hub?.heartbeatMs,
     sinks,
     commandHooks: config.hooks
@@ -113,6 +121,7 @@ export function buildAgent(
     async close() {
       await agent.stop();
       await syslog?.close();
+      await nats?.close();
       journal.close();
     },
   };

@@ -21,7 +21,9 @@ import { Notices } from './notices.js';
 import { Planner } from './planner.js';
 import { agentRoutes } from './routes-agents.js';
 import { dashboardRoutes } from './routes-dashboard.js';
-import { INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
+import { createIngester, INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
+import type { HubNatsConfig } from '../nats/config.js';
+import { startHubNats, type HubNats } from './nats-transport.js';
 import { mailRoutes } from './routes-mail.js';
 import { pushRoutes } from './routes-push.js';
 import { readRoutes } from './routes-read.js';
@@ -58,6 +60,8 @@ export interface HubOptions {
   webDir?: string;
   /** The demo's capture SMTP server: its mails are listed at GET /api/v1/demo/mail. */
   mailCapture?: MailCapture;
+  /** Also ingest from NATS JetStream and answer agents' commands over NATS (docs/deploy-distributed.md). */
+  nats?: HubNatsConfig;
 }
 
 export interface Hub {
@@ -69,6 +73,8 @@ export interface Hub {
   lbReconciler: LbReconciler;
   events: HubEvents;
   metrics: HubMetrics;
+  /** The NATS transport, when configured. */
+  nats?: HubNats;
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
   /** Resolves when every stored transition so far has been planned (tests, benchmarks). */
@@ -236,6 +242,15 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     registry: metrics.registry,
   });
   if (o.lbReconcileIntervalMs !== 0) lbReconciler.start();
+  const nats =
+    o.nats &&
+    startHubNats({
+      config: o.nats,
+      ingest: createIngester({ store: o.store, auth, metrics, events, now }),
+      commands: { store: o.store, events, now, redeliverAfterMs: o.redeliverAfterMs },
+      metrics,
+      log,
+    });
 
   return {
     app,
@@ -246,6 +261,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     lbReconciler,
     events,
     metrics,
+    nats,
     async listen(port = 0, host = '127.0.0.1') {
       await app.listen({ port, host });
       const address = app.server.address();
@@ -255,6 +271,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       return url;
     },
     async close() {
+      await nats?.close(); // first: what it holds is stored and acked before the store goes
       clearInterval(pruner);
       await lbReconciler.stop();
       clearInterval(tick);
