@@ -316,9 +316,7 @@ export function loadAgentConfig(
       key: secret(c.eventGrid.key, c.eventGrid.keyFile, 'eventGrid.key'),
       timeoutMs: duration(c.eventGrid.timeout, 'eventGrid.timeout', 10_000),
     },
-    nats:
-      c.transport &&
-      resolveAgentNats(c.transport, process.cwd(), where, (m) => new ConfigError(m)),
+    nats: c.transport && resolveAgentNats(c.transport, process.cwd(), where, (m) => new ConfigError(m)),
     outboxLimit: c.outbox?.limit ?? 10_000,
     batch: c.outbox?.batch ?? 100,
     syslog: c.syslog,

@@ -38,7 +38,12 @@ export async function takeCommandsWaiting(
 }
 
 /** The wire form of a command for the agent. */
-export const commandForAgent = (c: CommandRow) => ({ id: c.id, type: c.type, eventId: c.eventId, hook: c.hook });
+export const commandForAgent = (c: CommandRow) => ({
+  id: c.id,
+  type: c.type,
+  eventId: c.eventId,
+  hook: c.hook,
+});
 
 /** Records an agent's result (audit, `commandDone`); undefined when the VM has no such command. */
 export async function finishCommand(

@@ -4,7 +4,12 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { HUB_QUEUE, subjects, vmOfSubject } from '../nats/config.js';
-import { commandForAgent, finishCommand, takeCommandsWaiting, type CommandPollContext } from './command-poll.js';
+import {
+  commandForAgent,
+  finishCommand,
+  takeCommandsWaiting,
+  type CommandPollContext,
+} from './command-poll.js';
 
 const MAX_WAIT_SECONDS = 30;
 
@@ -21,8 +26,14 @@ export class NatsCommands {
 
   start(): void {
     this.subs.push(
-      this.nc.subscribe(subjects.allCommands, { queue: HUB_QUEUE, callback: (_e, m) => this.track(this.poll(m)) }),
-      this.nc.subscribe(subjects.allResults, { queue: HUB_QUEUE, callback: (_e, m) => this.track(this.result(m)) }),
+      this.nc.subscribe(subjects.allCommands, {
+        queue: HUB_QUEUE,
+        callback: (_e, m) => this.track(this.poll(m)),
+      }),
+      this.nc.subscribe(subjects.allResults, {
+        queue: HUB_QUEUE,
+        callback: (_e, m) => this.track(this.result(m)),
+      }),
     );
   }
 
@@ -43,7 +54,9 @@ export class NatsCommands {
   private body(m: Msg): Record<string, unknown> | undefined {
     try {
       const v = m.json<unknown>();
-      return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+      return typeof v === 'object' && v !== null && !Array.isArray(v)
+        ? (v as Record<string, unknown>)
+        : undefined;
     } catch {
       return undefined;
     }

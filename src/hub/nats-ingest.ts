@@ -8,7 +8,14 @@
 // VM's transitions are stored in the order the stream holds them. A larger maxAckPending lets hubs
 // work in parallel; then two transitions of one VM may commit out of order, which the store's rank
 // check tolerates for final states but not between two reschedules (docs/deploy-distributed.md).
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
 import type { JsMsg } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { Counter } from 'prom-client';
@@ -26,7 +33,10 @@ export async function ensureStream(nc: NatsConnection, c: HubNatsConfig, log: Lo
   try {
     const info = await jsm.streams.info(c.stream);
     if (!info.config.subjects?.includes(subjects.allEvents))
-      log.warn({ stream: c.stream, subjects: info.config.subjects }, `stream does not take ${subjects.allEvents}`);
+      log.warn(
+        { stream: c.stream, subjects: info.config.subjects },
+        `stream does not take ${subjects.allEvents}`,
+      );
   } catch (err) {
     if (!/stream not found/i.test(natsErrorText(err))) throw err;
     await jsm.streams.add({
@@ -101,7 +111,7 @@ export class NatsIngest {
 
   /** Consumes until stopped; a lost stream or consumer (deleted, server restarted) is set up again. */
   private async loop(): Promise<void> {
-    for (let failures = 0; !this.stopped; ) {
+    for (let failures = 0; !this.stopped;) {
       try {
         await ensureStream(this.nc, this.c, this.log);
         const consumer = await jetstream(this.nc).consumers.get(this.c.stream, this.c.consumer);
@@ -117,7 +127,10 @@ export class NatsIngest {
         }
       } catch (err) {
         if (this.stopped) break;
-        this.log.warn({ err: natsErrorText(err), failures: ++failures }, 'NATS consumer failed, starting again');
+        this.log.warn(
+          { err: natsErrorText(err), failures: ++failures },
+          'NATS consumer failed, starting again',
+        );
         await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(failures, 6))));
       }
     }
@@ -138,10 +151,16 @@ export class NatsIngest {
       const reason = err.statusCode === 403 ? 'forbidden' : 'malformed';
       this.rejected.inc({ reason });
       this.log.warn(
-        { subject: m.subject, seq: m.seq, redelivered: m.redelivered, reason, err: err.message.slice(0, 300) },
+        {
+          subject: m.subject,
+          seq: m.seq,
+          redelivered: m.redelivered,
+          reason,
+          err: err.message.slice(0, 300),
+        },
         'NATS message refused and terminated',
       );
-      m.term(reason);
+      m.term(); // no reason: nats-server before 2.10 does not take "+TERM <reason>"
       return;
     }
     try {
@@ -151,7 +170,10 @@ export class NatsIngest {
         this.log.warn({ subject: m.subject, seq: m.seq, err: natsErrorText(err) }, 'NATS ack failed'),
       );
     } catch (err) {
-      this.log.error({ subject: m.subject, seq: m.seq, err: (err as Error).message }, 'storing a NATS message failed');
+      this.log.error(
+        { subject: m.subject, seq: m.seq, err: (err as Error).message },
+        'storing a NATS message failed',
+      );
       m.nak(1000);
     }
   }

@@ -43,7 +43,10 @@ export function startHubNats(o: {
       }
     }
     if (closed || !nc) return;
-    o.log.info({ servers: o.config.servers, stream: o.config.stream, consumer: o.config.consumer }, 'NATS connected');
+    o.log.info(
+      { servers: o.config.servers, stream: o.config.stream, consumer: o.config.consumer },
+      'NATS connected',
+    );
     ingest = new NatsIngest(nc, o.config, o.ingest, o.metrics, o.log);
     ingest.start();
     if (o.config.commands) {

@@ -40,13 +40,21 @@ const common = {
     description: 'NATS server URLs, e.g. nats://nats1:4222 (several: the client fails over)',
   }),
   stream: Type.Optional(
-    Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: `JetStream stream (default ${DEFAULT_STREAM})` }),
+    Type.String({
+      pattern: '^[A-Za-z0-9_-]{1,64}$',
+      description: `JetStream stream (default ${DEFAULT_STREAM})`,
+    }),
   ),
-  user: Type.Optional(Type.String({ minLength: 1, description: 'NATS user (forewarn nats-config: the VM name, or hub)' })),
+  user: Type.Optional(
+    Type.String({ minLength: 1, description: 'NATS user (forewarn nats-config: the VM name, or hub)' }),
+  ),
   password: Type.Optional(Type.String({ minLength: 1, description: 'NATS password; prefer passwordFile' })),
   passwordFile: Type.Optional(Type.String({ minLength: 1, description: 'file holding the NATS password' })),
   credsFile: Type.Optional(
-    Type.String({ minLength: 1, description: 'a decentralized-auth .creds file (JWT + nkey seed), instead of user/password' }),
+    Type.String({
+      minLength: 1,
+      description: 'a decentralized-auth .creds file (JWT + nkey seed), instead of user/password',
+    }),
   ),
   timeout: Type.Optional(Duration),
 };
@@ -59,7 +67,8 @@ export const AgentNatsSchema = Type.Object(
   },
   {
     additionalProperties: false,
-    description: 'publish transitions to NATS JetStream instead of the hub’s HTTP API (docs/deploy-distributed.md)',
+    description:
+      'publish transitions to NATS JetStream instead of the hub’s HTTP API (docs/deploy-distributed.md)',
   },
 );
 
@@ -127,7 +136,8 @@ function connection(
   };
   if (c.credsFile && (c.user || c.password || c.passwordFile))
     throw fail(`${where}: /transport/credsFile: use credsFile or user/password, not both`);
-  const password = c.password ?? (c.passwordFile ? read(c.passwordFile, 'passwordFile').toString().trim() : undefined);
+  const password =
+    c.password ?? (c.passwordFile ? read(c.passwordFile, 'passwordFile').toString().trim() : undefined);
   if (password && !c.user) throw fail(`${where}: /transport/user: required with a password`);
   return {
     servers: c.servers,
