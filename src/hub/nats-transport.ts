@@ -54,6 +54,7 @@ export function startHubNats(o: {
       commands.start();
     }
     await ingest.ready;
+    o.log.info({ stream: o.config.stream, consumer: o.config.consumer }, 'consuming the NATS stream');
   })();
   return {
     ready,
