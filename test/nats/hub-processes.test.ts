@@ -116,19 +116,23 @@ describe.skipIf(!ready)('hub processes on one NATS durable consumer', () => {
     expect(b.transitions).toBeGreaterThan(0);
   });
 
-  it('a hub killed mid-consume loses nothing: unacked messages go to the next hub', { timeout: 60_000 }, async () => {
-    const cfg = config('kill', { maxAckPending: 1, ackWait: '1s' });
-    const db = join(dir, 'hub.db');
-    const first = await hub(db, cfg);
-    const ids = await publishMany(300);
-    await waitFor(() => stored(db).transitions >= 20, 30_000, 20);
-    await first.kill('SIGKILL');
-    const atKill = stored(db).transitions;
-    expect(atKill).toBeLessThan(300); // killed mid-consume
-    await hub(db, cfg);
-    await waitFor(() => stored(db).transitions >= 300, 30_000, 100);
-    const after = stored(db);
-    expect(after.transitions).toBe(300); // none lost, none twice
-    expect(new Set(after.eventIds)).toEqual(new Set(ids));
-  });
+  it(
+    'a hub killed mid-consume loses nothing: unacked messages go to the next hub',
+    { timeout: 60_000 },
+    async () => {
+      const cfg = config('kill', { maxAckPending: 1, ackWait: '1s' });
+      const db = join(dir, 'hub.db');
+      const first = await hub(db, cfg);
+      const ids = await publishMany(300);
+      await waitFor(() => stored(db).transitions >= 20, 30_000, 20);
+      await first.kill('SIGKILL');
+      const atKill = stored(db).transitions;
+      expect(atKill).toBeLessThan(300); // killed mid-consume
+      await hub(db, cfg);
+      await waitFor(() => stored(db).transitions >= 300, 30_000, 100);
+      const after = stored(db);
+      expect(after.transitions).toBe(300); // none lost, none twice
+      expect(new Set(after.eventIds)).toEqual(new Set(ids));
+    },
+  );
 });
