@@ -22,7 +22,9 @@ export class NatsLink {
     readonly vm: string,
   ) {
     if (!VM_TOKEN.test(vm))
-      throw new PublishError(`VM name ${JSON.stringify(vm)} cannot be a NATS subject token`, false);
+      throw new Error(
+        `VM name ${JSON.stringify(vm)} cannot be a NATS subject token (letters, digits, _ and - only)`,
+      );
   }
 
   connection(): Promise<NatsConnection> {

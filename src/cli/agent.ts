@@ -184,7 +184,13 @@ export function agentCommand(): Command {
       process.once('SIGTERM', stop);
       const identity = await identify(config, log, abort.signal);
       if (!identity) return;
-      state.running = buildAgent(config, identity, log);
+      try {
+        state.running = buildAgent(config, identity, log);
+      } catch (err) {
+        // e.g. a VM name that cannot be a NATS subject token
+        process.stderr.write(`forewarn agent: ${(err as Error).message}\n`);
+        process.exit(2);
+      }
       state.running.agent.start();
     });
 }
