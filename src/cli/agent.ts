@@ -170,7 +170,7 @@ export function agentCommand(): Command {
       // Secrets never reach the log: redact them even if a future field logs the config.
       const log = pino({
         level: config.logLevel,
-        redact: ['hub.token', 'eventGrid.key', '*.token', '*.key'],
+        redact: ['hub.token', 'eventGrid.key', 'nats.password', '*.token', '*.key', '*.password'],
       });
       const abort = new AbortController();
       const state: { running?: ReturnType<typeof buildAgent> } = {};

@@ -93,6 +93,33 @@ describe.skipIf(!ready)('NATS JetStream transport', () => {
     await waitFor(() => agent.agent.deliveryHealth()?.backlog === 0);
   });
 
+  it('NATS down while the agent observes: the outbox keeps it, and it arrives once NATS is back', async () => {
+    const sim: TestSim = await startSim();
+    cleanup.push(() => sim.close());
+    hub = await startHub({ nats: nats.hub() });
+    await hub.hub.nats!.ready;
+    const agent = startAgent({
+      vm: 'solo',
+      'metadata.url': `${sim.url}/vm/solo`,
+      transport: {
+        kind: 'nats',
+        servers: [nats.url],
+        user: 'solo',
+        password: vmPassword('solo'),
+        timeout: '1s',
+      },
+    });
+    cleanup.push(() => agent.close());
+    await nats.stop();
+    const [e] = sim.sim.controller.schedule({ type: 'Reboot', targets: { vms: ['solo'] }, notice: '1h' });
+    await waitFor(() => (agent.agent.deliveryHealth()?.consecutiveFailures ?? 0) > 0, 10_000);
+    expect(agent.agent.deliveryHealth()?.backlog).toBe(1);
+    await nats.restart();
+    await waitFor(async () => (await transitionsOf(hub!, e!.eventId).catch(() => [])).length === 1, 20_000);
+    expect(await transitionsOf(hub, e!.eventId)).toEqual(['scheduled:nats']);
+    await waitFor(() => agent.agent.deliveryHealth()?.backlog === 0, 10_000);
+  });
+
   it('a republished transition is stored once (JetStream dedup window and the store)', async () => {
     hub = await startHub({ nats: nats.hub() });
     await hub.hub.nats!.ready;
