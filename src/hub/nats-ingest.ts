@@ -147,8 +147,8 @@ export class NatsIngest {
         if (t.ceSource !== vmSource(vm) || t.reporter !== vm)
           throw new IngestError(403, `subject ${m.subject} carries an event of ${t.reporter}`, 'Forbidden');
     } catch (err) {
-      if (!(err instanceof IngestError)) throw err;
-      const reason = err.statusCode === 403 ? 'forbidden' : 'malformed';
+      // Anything the parser throws is about this message: redelivering it would fail again.
+      const reason = err instanceof IngestError && err.statusCode === 403 ? 'forbidden' : 'malformed';
       this.rejected.inc({ reason });
       this.log.warn(
         {
@@ -156,11 +156,11 @@ export class NatsIngest {
           seq: m.seq,
           redelivered: m.redelivered,
           reason,
-          err: err.message.slice(0, 300),
+          err: String((err as Error)?.message ?? err).slice(0, 300),
         },
         'NATS message refused and terminated',
       );
-      m.term(); // no reason: nats-server before 2.10 does not take "+TERM <reason>"
+      m.term(); // no reason: Debian's nats-server 2.9 left a "+TERM <reason>" message pending
       return;
     }
     try {

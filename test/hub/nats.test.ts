@@ -120,6 +120,30 @@ describe.skipIf(!ready)('NATS JetStream transport', () => {
     await waitFor(() => agent.agent.deliveryHealth()?.backlog === 0, 10_000);
   });
 
+  it('an agent runs a hub command that came over NATS and its result is recorded', async () => {
+    const sim: TestSim = await startSim();
+    cleanup.push(() => sim.close());
+    hub = await startHub({ nats: nats.hub() });
+    await hub.hub.nats!.ready;
+    const agent = startAgent({
+      vm: 'solo',
+      'metadata.url': `${sim.url}/vm/solo`,
+      transport: { kind: 'nats', servers: [nats.url], user: 'solo', password: vmPassword('solo') },
+      hooks: [
+        { name: 'drain', command: ['/bin/sh', '-c', 'echo drained'], remote: true, on: { transitions: [] } },
+      ],
+    });
+    cleanup.push(() => agent.close());
+    const queued = await hub.api(
+      'POST',
+      '/api/v1/agents/solo/commands',
+      { type: 'run-hook', hook: 'drain' },
+      OPERATOR,
+    );
+    const done = await waitFor(async () => (await hub!.hub.store.getCommand(queued.body.id))?.result, 15_000);
+    expect(done).toMatchObject({ ok: true, detail: 'hook drain succeeded' });
+  });
+
   it('a republished transition is stored once (JetStream dedup window and the store)', async () => {
     hub = await startHub({ nats: nats.hub() });
     await hub.hub.nats!.ready;
