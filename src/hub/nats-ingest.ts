@@ -125,6 +125,7 @@ export class NatsIngest {
           const p = this.handle(m).finally(() => this.inFlight.delete(p));
           this.inFlight.add(p);
         }
+        if (!this.stopped) throw new Error('the consumer stopped delivering');
       } catch (err) {
         if (this.stopped) break;
         this.log.warn(

@@ -28,7 +28,8 @@ export function startHubNats(o: {
   let ingest: NatsIngest | undefined;
   let commands: NatsCommands | undefined;
   let wake = () => {};
-  const ready = (async () => {
+  // Connect (retrying) and start; close() waits for this so no connection outlives the hub.
+  const started = (async () => {
     for (let attempt = 0; !closed; attempt++) {
       try {
         nc = await connectNats(o.config, { name: 'forewarn-hub' });
@@ -42,7 +43,8 @@ export function startHubNats(o: {
         });
       }
     }
-    if (closed || !nc) return;
+    if (closed) return void (await nc?.close());
+    if (!nc) return;
     o.log.info(
       { servers: o.config.servers, stream: o.config.stream, consumer: o.config.consumer },
       'NATS connected',
@@ -53,14 +55,18 @@ export function startHubNats(o: {
       commands = new NatsCommands(nc, o.commands, o.log);
       commands.start();
     }
-    await ingest.ready;
-    o.log.info({ stream: o.config.stream, consumer: o.config.consumer }, 'consuming the NATS stream');
   })();
+  const ready = started.then(async () => {
+    await ingest?.ready;
+    if (ingest)
+      o.log.info({ stream: o.config.stream, consumer: o.config.consumer }, 'consuming the NATS stream');
+  });
   return {
     ready,
     async close() {
       closed = true;
       wake();
+      await started;
       await commands?.stop();
       await ingest?.stop();
       await nc?.drain().catch(() => nc?.close());

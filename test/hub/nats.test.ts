@@ -183,6 +183,21 @@ describe.skipIf(!ready)('NATS JetStream transport', () => {
     );
   });
 
+  it('a hub started while NATS is down serves HTTP, and consumes once NATS is up', async () => {
+    await nats.stop();
+    hub = await startHub({ nats: nats.hub() });
+    expect((await hub.api('GET', '/api/v1/events', undefined, READER)).status).toBe(200);
+    await nats.restart();
+    await hub.hub.nats!.ready;
+    const { publisher: a } = publisher('vm-a');
+    const t = record('vm-a', 'scheduled');
+    await a.publish([t]);
+    await waitFor(
+      async () => (await transitionsOf(hub!, t.event.eventId).catch(() => [])).length === 1,
+      10_000,
+    );
+  });
+
   it('keeps each VM’s order: scheduled, rescheduled, rescheduled, started, completed', async () => {
     hub = await startHub({ nats: nats.hub() });
     await hub.hub.nats!.ready;
