@@ -10,8 +10,15 @@
 // wave's duration, accepted (batch 2xx) → webhook per event, duplicates (same Idempotency-Key twice: must be 0), and CPU of the hubs and of
 // PostgreSQL's processes against the machine's, which says where the time goes on 2 cores.
 //
+// The `jetstream:N` sets are N replicas on PostgreSQL fed through NATS JetStream instead: each VM's
+// agent publishes its transitions to a private nats-server (NatsPublisher, one connection per VM),
+// "accepted" is the last PubAck of its batch, and the hubs share one durable consumer with
+// BENCH_REPLICAS_NATS_MAX_ACK_PENDING messages in flight (default 1, the transport's default:
+// strict per-VM order).
+//
 // Knobs (env): BENCH_REPLICAS_VMS, BENCH_REPLICAS_EVENTS_PER_VM, BENCH_REPLICAS_DEADLINE_S (120),
-// BENCH_REPLICAS_SETS (e.g. "sqlite:1,postgres:1,postgres:3"), FOREWARN_TEST_PG_URL.
+// BENCH_REPLICAS_SETS (e.g. "sqlite:1,postgres:1,postgres:3,jetstream:2"), FOREWARN_TEST_PG_URL,
+// BENCH_REPLICAS_NATS_MAX_ACK_PENDING.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +30,9 @@ import { idempotencyKey } from '../src/hub/planner.js';
 import { eventKey } from '../src/store/store.js';
 import { startHubProcess, type HubProcess } from '../test/helpers/hub-process.js';
 import { dropSchema, PG_URL, postgresMissing, uniqueSchema } from '../test/helpers/postgres.js';
-import { BATCH_CONTENT_TYPE, VmBatcher, eventIdOf, vmName } from './lib/ce-batch.js';
+import { BATCH_CONTENT_TYPE, VmBatcher, benchRecord, eventIdOf, vmName } from './lib/ce-batch.js';
+import { natsTransportYaml, publishAsAgent, startBenchNats } from './lib/nats-wave.js';
+import { waitFor } from '../test/helpers/wait.js';
 import { loadAverage, machineCpu } from './lib/machine.js';
 import { clockTicksPerSecond, sampleProc } from './lib/proc.js';
 import type { Benchmark, BenchReport, BenchRow } from './lib/report.js';
@@ -37,9 +46,11 @@ const SETS = (process.env.BENCH_REPLICAS_SETS ?? 'sqlite:1,postgres:1,postgres:2
   .split(',')
   .map((s) => {
     const [kind, n] = s.split(':');
-    return { kind: kind as 'sqlite' | 'postgres', replicas: Number(n ?? 1) };
+    return { kind: kind as Kind, replicas: Number(n ?? 1) };
   });
+const MAX_ACK_PENDING = envNumber('BENCH_REPLICAS_NATS_MAX_ACK_PENDING', 1);
 const AGENT_SECRET = 'bench-replicas-agent-secret';
+type Kind = 'sqlite' | 'postgres' | 'jetstream';
 const k = (x: number) => Math.round(x).toLocaleString('en-US');
 
 /** CPU ticks of every PostgreSQL server process on this machine. */
@@ -69,8 +80,10 @@ interface SetResult {
   cpuPct: { hubs: number; postgres: number; machine: number };
 }
 
-async function runSet(kind: 'sqlite' | 'postgres', replicas: number, log: (m: string) => void) {
-  const label = `${kind} × ${replicas}`;
+async function runSet(kind: Kind, replicas: number, log: (m: string) => void) {
+  const label = kind === 'jetstream' ? `jetstream → postgres × ${replicas}` : `${kind} × ${replicas}`;
+  const nats =
+    kind === 'jetstream' ? await startBenchNats(Array.from({ length: VMS }, (_, v) => vmName(v))) : undefined;
   const dir = mkdtempSync(join(os.tmpdir(), 'forewarn-bench-replicas-'));
   const schema = uniqueSchema('bench');
   const arrivals = new Map<string, number[]>();
@@ -92,7 +105,8 @@ async function runSet(kind: 'sqlite' | 'postgres', replicas: number, log: (m: st
   writeFileSync(
     config,
     [
-      ...(kind === 'postgres'
+      ...(nats ? natsTransportYaml(nats, MAX_ACK_PENDING) : []),
+      ...(kind !== 'sqlite'
         ? ['store:', '  kind: postgres', `  url: ${PG_URL}`, `  schema: ${schema}`, '  poolSize: 8']
         : ['store:', `  path: ${join(dir, 'hub.db')}`]),
       'log: { level: info }',
@@ -106,17 +120,27 @@ async function runSet(kind: 'sqlite' | 'postgres', replicas: number, log: (m: st
   const hubs: HubProcess[] = [];
   const dispatcher = new Agent({ connections: VMS, keepAliveTimeout: 30_000 });
   try {
-    for (let i = 0; i < replicas; i++)
-      hubs.push(
-        await startHubProcess({ config, env: { FOREWARN_AGENT_SECRET: AGENT_SECRET }, timeoutMs: 60_000 }),
-      );
+    for (let i = 0; i < replicas; i++) {
+      const h = await startHubProcess({
+        config,
+        env: { FOREWARN_AGENT_SECRET: AGENT_SECRET },
+        timeoutMs: 60_000,
+      });
+      hubs.push(h);
+      if (nats) await waitFor(() => h.output().includes('consuming the NATS stream'), 30_000, 50);
+    }
     log(`${label}: ${hubs.length} hub(s) up; wave of ${k(VMS * PER_VM)} events`);
     const runTag = (Date.now() & 0x7fffffff) >>> 0;
     const notBefore = new Date(Date.now() + 3_600_000).toISOString();
     const batches = Array.from({ length: VMS }, (_, v) => {
       const b = new VmBatcher(vmName(v), notBefore);
       const ids = Array.from({ length: PER_VM }, (_, s) => eventIdOf(runTag, v, s));
-      return { vm: vmName(v), body: b.batch(ids), ids };
+      return {
+        vm: vmName(v),
+        body: b.batch(ids),
+        ids,
+        records: ids.map((id) => benchRecord(vmName(v), id, notBefore)),
+      };
     });
     const expected = VMS * PER_VM;
     const ticks0 = hubs.map((h) => sampleProc(h.child.pid!).ticks);
@@ -137,6 +161,19 @@ async function runSet(kind: 'sqlite' | 'postgres', replicas: number, log: (m: st
     await Promise.all(
       batches.map(async (b, i) => {
         const s = wallNow();
+        if (nats) {
+          const ok = await publishAsAgent(nats, b.vm, b.records).then(
+            () => true,
+            () => false,
+          );
+          const at = wallNow();
+          publishMs.push(at - s);
+          if (!ok) rejected++;
+          else
+            for (const id of b.ids)
+              accepted.set(idempotencyKey(`wave|${eventKey('azure', id)}|${b.vm}|scheduled`, 0), at);
+          return;
+        }
         const res = await request(`${hubs[i % hubs.length]!.url}/api/v1/events`, {
           method: 'POST',
           headers: {
@@ -190,7 +227,8 @@ async function runSet(kind: 'sqlite' | 'postgres', replicas: number, log: (m: st
     await dispatcher.close();
     server.closeAllConnections();
     server.close();
-    if (kind === 'postgres') await dropSchema(schema).catch(() => undefined);
+    if (kind !== 'sqlite') await dropSchema(schema).catch(() => undefined);
+    await nats?.stop();
   }
 }
 
@@ -202,7 +240,9 @@ async function run(log: (m: string) => void): Promise<BenchReport> {
   for (const s of sets) results.push(await runSet(s.kind, s.replicas, log));
   const rows: BenchRow[] = results.flatMap((r) => [
     {
-      metric: `${r.label}: ingest (first POST → last 2xx), POST p50 / p99`,
+      metric: r.label.startsWith('jetstream')
+        ? `${r.label}: publish (first publish → last PubAck), batch p50 / p99`
+        : `${r.label}: ingest (first POST → last 2xx), POST p50 / p99`,
       value: `${k(r.ingestPerS)} events/s, ${ms(r.publish.p50, 0)} / ${ms(r.publish.p99, 0)}${r.rejected ? `; ${r.rejected} rejected` : ''}`,
     },
     {

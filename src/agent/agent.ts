@@ -9,7 +9,7 @@ import { backoffDelay } from './backoff.js';
 import { Delivery } from './delivery.js';
 import type { HookSpec } from './hooks.js';
 import { runHook, hookEnv } from './hooks.js';
-import type { AgentCommand, CommandResult, HubClient } from './hub-client.js';
+import type { AgentCommand, CommandChannel, CommandResult, HubClient } from './hub-client.js';
 import type { AgentJournal } from './journal.js';
 import type { Publisher } from './publisher.js';
 import type { TransitionSink } from './sinks.js';
@@ -38,6 +38,8 @@ export interface AgentOptions {
   maxBackoffMs?: number;
   publisher?: Publisher;
   hub?: HubClient;
+  /** Where commands come from when not the hub's HTTP long-poll (NATS request/reply). */
+  commands?: CommandChannel;
   heartbeatIntervalMs?: number;
   sinks?: TransitionSink[];
   /** Hooks the hub may run by name through `run-hook`. */
@@ -81,9 +83,9 @@ export class Agent {
       this.schedulePoll(s, 0);
     }
     this.later(() => this.runLocalTasks(), 0); // leftovers from before a restart
-    if (this.o.hub) {
-      this.background.push(this.heartbeatLoop(), this.commandLoop());
-    }
+    if (this.o.hub) this.background.push(this.heartbeatLoop());
+    const commands = this.o.commands ?? this.o.hub;
+    if (commands) this.background.push(this.commandLoop(commands));
     this.o.log.info(
       { vm: this.o.identity.name, sources: this.o.sources.map((s) => s.source.name) },
       'agent started',
@@ -310,12 +312,12 @@ export class Agent {
     }
   }
 
-  private async commandLoop(): Promise<void> {
+  private async commandLoop(channel: CommandChannel): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
       let commands: AgentCommand[];
       try {
-        commands = await this.o.hub!.commands(25, this.abort.signal);
+        commands = await channel.commands(25, this.abort.signal);
         failures = 0;
       } catch (err) {
         if (this.stopped) break;
@@ -326,7 +328,7 @@ export class Agent {
       for (const c of commands) {
         const result = await this.execute(c);
         try {
-          await this.o.hub!.report(c.id, result, this.abort.signal);
+          await channel.report(c.id, result, this.abort.signal);
         } catch (err) {
           // The hub re-sends an unreported command; the journal makes the retry idempotent.
           this.o.log.warn({ command: c.id, err: (err as Error).message }, 'command result not delivered');

@@ -1,6 +1,7 @@
 // Agent configuration: a YAML file validated against a published JSON Schema, then FOREWARN_*
 // environment variables, then flags (highest). A bad value fails fast naming its path.
 import { readFileSync } from 'node:fs';
+import { AgentNatsSchema, resolveAgentNats, type NatsConnectionConfig } from '../nats/config.js';
 import { Type, type Static } from '@sinclair/typebox';
 import { parse as parseYaml } from 'yaml';
 import { EVENT_TYPES, TRANSITIONS, type Provider } from '../core/event.js';
@@ -88,6 +89,7 @@ export const AgentConfigSchema = Type.Object(
         },
       ),
     ),
+    transport: Type.Optional(AgentNatsSchema),
     outbox: Type.Optional(
       Type.Object(
         {
@@ -185,6 +187,8 @@ export interface ResolvedAgentConfig {
   maxBackoffMs: number;
   hub?: { url: string; token: string; heartbeatMs: number; timeoutMs: number; commands: boolean };
   eventGrid?: { endpoint: string; key: string; timeoutMs: number };
+  /** `transport: { kind: nats }`: transitions (and commands) over NATS instead of hub HTTP. */
+  nats?: NatsConnectionConfig;
   outboxLimit: number;
   batch: number;
   syslog?: NonNullable<AgentConfigFile['syslog']>;
@@ -269,6 +273,8 @@ export function loadAgentConfig(
     );
   }
   if (c.hub && c.eventGrid) throw new ConfigError(`${where}: /eventGrid: choose hub or eventGrid, not both`);
+  if (c.transport && c.eventGrid)
+    throw new ConfigError(`${where}: /transport: choose the NATS transport or eventGrid, not both`);
   const { provider, source, scheduledEvents, legacy } = resolveSource(c.source, c.metadata, {
     where,
     seconds: (value, path) => duration(value, path, 0),
@@ -310,6 +316,7 @@ export function loadAgentConfig(
       key: secret(c.eventGrid.key, c.eventGrid.keyFile, 'eventGrid.key'),
       timeoutMs: duration(c.eventGrid.timeout, 'eventGrid.timeout', 10_000),
     },
+    nats: c.transport && resolveAgentNats(c.transport, process.cwd(), where, (m) => new ConfigError(m)),
     outboxLimit: c.outbox?.limit ?? 10_000,
     batch: c.outbox?.batch ?? 100,
     syslog: c.syslog,

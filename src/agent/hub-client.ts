@@ -17,7 +17,24 @@ export interface CommandResult {
   output?: unknown;
 }
 
-export class HubClient {
+/** What the agent's command loop needs: the HTTP long-poll and NATS request/reply both provide it. */
+export interface CommandChannel {
+  commands(waitSeconds: number, signal?: AbortSignal): Promise<AgentCommand[]>;
+  report(commandId: string, result: CommandResult, signal?: AbortSignal): Promise<void>;
+}
+
+/** The well-formed commands of a hub's answer; anything else is ignored. */
+export function agentCommands(list: unknown[]): AgentCommand[] {
+  return list.filter(
+    (c): c is AgentCommand =>
+      typeof c === 'object' &&
+      c !== null &&
+      typeof (c as AgentCommand).id === 'string' &&
+      ['approve', 'run-hook'].includes((c as AgentCommand).type),
+  );
+}
+
+export class HubClient implements CommandChannel {
   constructor(private readonly options: { url: string; token: string; vm: string; timeoutMs?: number }) {}
 
   private url(path: string): string {
@@ -58,13 +75,7 @@ export class HubClient {
     if (res.status >= 300) throw new Error(`commands answered ${res.status}: ${text.slice(0, 200)}`);
     const body = JSON.parse(text) as { commands?: unknown };
     if (!Array.isArray(body.commands)) throw new Error('commands answer has no commands array');
-    return body.commands.filter(
-      (c): c is AgentCommand =>
-        typeof c === 'object' &&
-        c !== null &&
-        typeof (c as AgentCommand).id === 'string' &&
-        ['approve', 'run-hook'].includes((c as AgentCommand).type),
-    );
+    return agentCommands(body.commands);
   }
 
   async report(commandId: string, result: CommandResult, signal?: AbortSignal): Promise<void> {

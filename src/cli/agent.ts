@@ -8,6 +8,8 @@ import { HubClient } from '../agent/hub-client.js';
 import { AgentJournal } from '../agent/journal.js';
 import { EventGridPublisher, HubPublisher, type Publisher } from '../agent/publisher.js';
 import { HookSink, type TransitionSink } from '../agent/sinks.js';
+import { NatsCommandChannel } from '../agent/nats-commands.js';
+import { NatsLink, NatsPublisher } from '../agent/nats-publisher.js';
 import { SyslogSink } from '../agent/syslog-sink.js';
 import { buildSources, identifyVm } from '../agent/sources.js';
 import type { VmIdentity } from '../sources/source.js';
@@ -51,6 +53,9 @@ export function buildAgent(
       timeoutMs: config.hub.timeoutMs,
     });
   if (config.eventGrid) publisher = new EventGridPublisher(config.eventGrid);
+  // NATS replaces the hub's HTTP for transitions (and commands); the hub URL still takes heartbeats.
+  const nats = config.nats && new NatsLink(config.nats, identity.name);
+  if (nats) publisher = new NatsPublisher(nats);
   const sinks: TransitionSink[] = [];
   const syslog = config.syslog
     ? new SyslogSink(
@@ -92,6 +97,8 @@ export function buildAgent(
           timeoutMs: config.hub.timeoutMs,
         })
       : undefined;
+  // Over NATS when configured (the hub URL then carries heartbeats only), else the HTTP long-poll.
+  const commands = nats && config.nats?.commands ? new NatsCommandChannel(nats) : undefined;
   const agent = new Agent({
     identity,
     sources,
@@ -102,6 +109,7 @@ export function buildAgent(
     batchSize: config.batch,
     publisher,
     hub,
+    commands,
     heartbeatIntervalMs: config.hub?.heartbeatMs,
     sinks,
     commandHooks: config.hooks
@@ -113,6 +121,7 @@ export function buildAgent(
     async close() {
       await agent.stop();
       await syslog?.close();
+      await nats?.close();
       journal.close();
     },
   };
@@ -161,7 +170,7 @@ export function agentCommand(): Command {
       // Secrets never reach the log: redact them even if a future field logs the config.
       const log = pino({
         level: config.logLevel,
-        redact: ['hub.token', 'eventGrid.key', '*.token', '*.key'],
+        redact: ['hub.token', 'eventGrid.key', 'nats.password', '*.token', '*.key', '*.password'],
       });
       const abort = new AbortController();
       const state: { running?: ReturnType<typeof buildAgent> } = {};
@@ -175,7 +184,13 @@ export function agentCommand(): Command {
       process.once('SIGTERM', stop);
       const identity = await identify(config, log, abort.signal);
       if (!identity) return;
-      state.running = buildAgent(config, identity, log);
+      try {
+        state.running = buildAgent(config, identity, log);
+      } catch (err) {
+        // e.g. a VM name that cannot be a NATS subject token
+        process.stderr.write(`forewarn agent: ${(err as Error).message}\n`);
+        process.exit(2);
+      }
       state.running.agent.start();
     });
 }

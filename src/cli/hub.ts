@@ -100,6 +100,7 @@ export function hubCommand(): Command {
           publicUrl: config.publicUrl,
           retentionMs: config.retentionMs,
           lbReconcileIntervalMs: config.lbReconcileIntervalMs,
+          nats: config.nats,
           lbReconcileGraceMs: config.lbReconcileGraceMs,
         });
       } catch (err) {

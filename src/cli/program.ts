@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { agentCommand } from './agent.js';
 import { demoCommand } from './demo.js';
 import { hubCommand } from './hub.js';
+import { natsConfigCommand } from './nats-config.js';
 import { root } from './root.js';
 import { simCommand } from './sim.js';
 
@@ -11,5 +12,6 @@ export function program(): Command {
     .addCommand(agentCommand())
     .addCommand(hubCommand())
     .addCommand(demoCommand())
-    .addCommand(simCommand());
+    .addCommand(simCommand())
+    .addCommand(natsConfigCommand());
 }

@@ -9,6 +9,7 @@ import { firstSchemaError } from '../core/validate.js';
 import { SCHEMA_NAME } from '../store/postgres-schema.js';
 import type { AuthConfig, Role } from './auth.js';
 import { checkPools, Pool, type PoolT } from './budgets.js';
+import { HubNatsSchema, resolveHubNats, type HubNatsConfig } from '../nats/config.js';
 
 function pools(list: PoolT[]): PoolT[] {
   try {
@@ -187,6 +188,7 @@ export const HubConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    transport: Type.Optional(HubNatsSchema),
     log: Type.Optional(
       Type.Object(
         {
@@ -239,6 +241,8 @@ export interface ResolvedHubConfig {
   lbReconcileIntervalMs: number;
   lbReconcileGraceMs: number;
   logLevel: string;
+  /** `transport: { kind: nats }`: also ingest from JetStream. */
+  nats?: HubNatsConfig;
 }
 
 export function loadHubConfig(
@@ -338,6 +342,7 @@ export function loadHubConfig(
     lbReconcileIntervalMs: duration(c.loadBalancers?.reconcileEvery, '/loadBalancers/reconcileEvery', 30_000),
     lbReconcileGraceMs: duration(c.loadBalancers?.reconcileGrace, '/loadBalancers/reconcileGrace', 60_000),
     logLevel: c.log?.level ?? 'info',
+    nats: c.transport && resolveHubNats(c.transport, base, where, (m) => new HubConfigError(m)),
   };
 }
 

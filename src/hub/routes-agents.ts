@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Store } from '../store/store.js';
 import { roleAllows, type Authenticator, type Principal, type Role } from './auth.js';
 import type { HubEvents } from './hub-events.js';
+import { commandForAgent, finishCommand, takeCommandsWaiting } from './command-poll.js';
 
 export interface AgentsContext {
   store: Store;
@@ -99,28 +100,13 @@ export function agentRoutes(ctx: AgentsContext) {
       },
       async (req, reply) => {
         const vm = req.params.vm;
-        const take = () => ctx.store.takeCommands(vm, iso(), ctx.redeliverAfterMs ?? 60_000, 50);
-        let commands = await take();
         const wait = Math.min(Number(req.query.wait ?? 0), ctx.maxWaitSeconds ?? 30);
-        if (commands.length === 0 && wait > 0) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              clearTimeout(timer);
-              ctx.events.off('command', onCommand);
-              req.raw.off('close', done);
-              resolve();
-            };
-            const onCommand = (target: string) => target === vm && done();
-            const timer = setTimeout(done, wait * 1000);
-            ctx.events.on('command', onCommand);
-            req.raw.once('close', done);
-          });
-          commands = await take();
-        }
+        const commands = await takeCommandsWaiting(ctx, vm, wait, (done) => {
+          req.raw.once('close', done);
+          return () => req.raw.off('close', done);
+        });
         if (commands.length === 0) return reply.code(204).send();
-        return {
-          commands: commands.map((c) => ({ id: c.id, type: c.type, eventId: c.eventId, hook: c.hook })),
-        };
+        return { commands: commands.map(commandForAgent) };
       },
     );
 
@@ -142,19 +128,11 @@ export function agentRoutes(ctx: AgentsContext) {
         preHandler: guard(ctx.auth, 'admin', vmOf),
       },
       async (req, reply) => {
-        const done = await ctx.store.completeCommand(req.params.vm, req.params.id, req.body, iso());
+        const done = await finishCommand(ctx, req.params.vm, req.params.id, req.body);
         if (!done)
           return reply
             .code(404)
             .send({ error: 'Not Found', message: `no command ${req.params.id} for VM ${req.params.vm}` });
-        await ctx.store.audit({
-          at: iso(),
-          actor: `agent:${req.params.vm}`,
-          action: `command.${done.result?.ok ? 'succeeded' : 'failed'}`,
-          subject: `command:${done.id}`,
-          detail: done.result,
-        });
-        ctx.events.emit('commandDone', done);
         return { ok: true };
       },
     );

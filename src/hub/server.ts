@@ -22,6 +22,8 @@ import { Planner } from './planner.js';
 import { agentRoutes } from './routes-agents.js';
 import { dashboardRoutes } from './routes-dashboard.js';
 import { createIngester, INGEST_BODY_LIMIT, ingestRoutes } from './routes-ingest.js';
+import type { HubNatsConfig } from '../nats/config.js';
+import { startHubNats, type HubNats } from './nats-transport.js';
 import { mailRoutes } from './routes-mail.js';
 import { pushRoutes } from './routes-push.js';
 import { readRoutes } from './routes-read.js';
@@ -61,6 +63,8 @@ export interface HubOptions {
   mailCapture?: MailCapture;
   /** Timer rules fire on their own (default true); false: only on `hub.scheduler.tick()` (tests with a fake clock). */
   scheduleTimer?: boolean;
+  /** Also ingest from NATS JetStream and answer agents' commands over NATS (docs/deploy-distributed.md). */
+  nats?: HubNatsConfig;
 }
 
 export interface Hub {
@@ -73,6 +77,8 @@ export interface Hub {
   scheduler: Scheduler;
   events: HubEvents;
   metrics: HubMetrics;
+  /** The NATS transport, when configured. */
+  nats?: HubNats;
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
   /** Resolves when every stored transition so far has been planned (tests, benchmarks). */
@@ -252,6 +258,15 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   });
   scheduler.start({ timer: o.scheduleTimer });
   rules.onChange(() => scheduler.wake());
+  const nats =
+    o.nats &&
+    startHubNats({
+      config: o.nats,
+      ingest: createIngester({ store: o.store, auth, metrics, events, now }),
+      commands: { store: o.store, events, now, redeliverAfterMs: o.redeliverAfterMs },
+      metrics,
+      log,
+    });
 
   return {
     app,
@@ -263,6 +278,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     scheduler,
     events,
     metrics,
+    nats,
     async listen(port = 0, host = '127.0.0.1') {
       await app.listen({ port, host });
       const address = app.server.address();
@@ -273,6 +289,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     },
     async close() {
       await scheduler.stop();
+      await nats?.close(); // first: what it holds is stored and acked before the store goes
       clearInterval(pruner);
       await lbReconciler.stop();
       clearInterval(tick);
