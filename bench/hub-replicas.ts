@@ -12,9 +12,9 @@
 //
 // The `jetstream:N` sets are N replicas on PostgreSQL fed through NATS JetStream instead: each VM's
 // agent publishes its transitions to a private nats-server (NatsPublisher, one connection per VM),
-// "accepted" is the last PubAck of its batch, and the hubs share one durable consumer with
-// BENCH_REPLICAS_NATS_MAX_ACK_PENDING messages in flight (default 1, the transport's default:
-// strict per-VM order).
+// "accepted" is the last PubAck of its batch, and the hubs share one durable consumer (one hub at a
+// time consumes, the ingest-lease holder) with BENCH_REPLICAS_NATS_MAX_ACK_PENDING messages in
+// flight (default 1024, the transport's default).
 //
 // Knobs (env): BENCH_REPLICAS_VMS, BENCH_REPLICAS_EVENTS_PER_VM, BENCH_REPLICAS_DEADLINE_S (120),
 // BENCH_REPLICAS_SETS (e.g. "sqlite:1,postgres:1,postgres:3,jetstream:2"), FOREWARN_TEST_PG_URL,
@@ -48,7 +48,7 @@ const SETS = (process.env.BENCH_REPLICAS_SETS ?? 'sqlite:1,postgres:1,postgres:2
     const [kind, n] = s.split(':');
     return { kind: kind as Kind, replicas: Number(n ?? 1) };
   });
-const MAX_ACK_PENDING = envNumber('BENCH_REPLICAS_NATS_MAX_ACK_PENDING', 1);
+const MAX_ACK_PENDING = envNumber('BENCH_REPLICAS_NATS_MAX_ACK_PENDING', 1024);
 const AGENT_SECRET = 'bench-replicas-agent-secret';
 type Kind = 'sqlite' | 'postgres' | 'jetstream';
 const k = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -127,7 +127,7 @@ async function runSet(kind: Kind, replicas: number, log: (m: string) => void) {
         timeoutMs: 60_000,
       });
       hubs.push(h);
-      if (nats) await waitFor(() => h.output().includes('consuming the NATS stream'), 30_000, 50);
+      if (nats) await waitFor(() => /consuming the NATS stream|standing by/.test(h.output()), 30_000, 50);
     }
     log(`${label}: ${hubs.length} hub(s) up; wave of ${k(VMS * PER_VM)} events`);
     const runTag = (Date.now() & 0x7fffffff) >>> 0;

@@ -4,10 +4,12 @@
 // server redelivers after ackWait). A malformed or unauthorised message is terminated, counted and
 // logged (subject, sequence, reason; never the body), so it is not redelivered forever.
 //
-// Order: with maxAckPending 1 (the default) only one message is in flight across all hubs, so every
-// VM's transitions are stored in the order the stream holds them. A larger maxAckPending lets hubs
-// work in parallel; then two transitions of one VM may commit out of order, which the store's rank
-// check tolerates for final states but not between two reschedules (docs/deploy-distributed.md).
+// Order: one hub at a time consumes, the holder of the store's `nats-ingest` lease; the others stand
+// by. That hub hands messages to the ingest group commit in stream order, so every VM's transitions
+// are stored in publish order however many messages are in flight (maxAckPending), and replicas on
+// one PostgreSQL never commit two transitions of a VM out of order. The lease lapses only after
+// ackWait, so when its holder dies the messages it held are due for redelivery (which JetStream
+// serves before new ones) by the time another hub takes over.
 import {
   AckPolicy,
   DeliverPolicy,
@@ -71,13 +73,21 @@ export async function ensureStream(nc: NatsConnection, c: HubNatsConfig, log: Lo
   }
 }
 
+/** The store lease that makes one hub at a time the consumer. */
+export interface IngestLease {
+  hold(ttlMs: number): Promise<boolean>;
+  release(): Promise<void>;
+}
+
 export class NatsIngest {
   private stopped = false;
+  private wakeStandby = () => {};
   private running?: Promise<void>;
   private stopConsuming?: () => void;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly rejected: Counter<'reason'>;
-  /** Resolves once this hub consumes (tests wait on it). */
+  private readonly consumed: Counter;
+  /** Resolves once this hub consumes or knows another hub does (tests wait on it). */
   readonly ready: Promise<void>;
   private markReady!: () => void;
 
@@ -87,11 +97,17 @@ export class NatsIngest {
     private readonly ingest: Ingester,
     metrics: HubMetrics,
     private readonly log: Logger,
+    private readonly lease: IngestLease,
   ) {
     this.rejected = new Counter({
       name: 'forewarn_nats_rejected_total',
       help: 'NATS messages terminated as malformed or unauthorised, by reason',
       labelNames: ['reason'] as const,
+      registers: [metrics.registry],
+    });
+    this.consumed = new Counter({
+      name: 'forewarn_nats_consumed_total',
+      help: 'NATS messages this hub stored and acked',
       registers: [metrics.registry],
     });
     this.ready = new Promise((resolve) => (this.markReady = resolve));
@@ -105,19 +121,58 @@ export class NatsIngest {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopConsuming?.();
+    this.wakeStandby();
     await this.running;
     await Promise.allSettled([...this.inFlight]);
+    await this.lease.release().catch(() => undefined); // a standby takes over at once
+  }
+
+  /** Renewal period; the lease lapses two periods after ackWait, see the top of this file. */
+  private get renewMs(): number {
+    return Math.max(100, Math.min(5_000, Math.floor(this.c.ackWaitMs / 3)));
+  }
+
+  private get leaseMs(): number {
+    return this.c.ackWaitMs + 2 * this.renewMs;
+  }
+
+  /** Waits as a standby until this hub holds the lease (false: stopped first). */
+  private async takeLease(): Promise<boolean> {
+    let told = false;
+    while (!this.stopped) {
+      if (await this.lease.hold(this.leaseMs)) return true;
+      if (!told) {
+        told = true;
+        this.log.info({ consumer: this.c.consumer }, 'standing by: another hub consumes the NATS stream');
+        this.markReady();
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, this.renewMs);
+        this.wakeStandby = () => (clearTimeout(t), r());
+      });
+    }
+    return false;
   }
 
   /** Consumes until stopped; a lost stream or consumer (deleted, server restarted) is set up again. */
   private async loop(): Promise<void> {
     for (let failures = 0; !this.stopped;) {
+      let renewal: NodeJS.Timeout | undefined;
       try {
+        if (!(await this.takeLease())) break;
         await ensureStream(this.nc, this.c, this.log);
         const consumer = await jetstream(this.nc).consumers.get(this.c.stream, this.c.consumer);
         const messages = await consumer.consume({ max_messages: Math.min(this.c.maxAckPending, 512) });
         this.stopConsuming = () => void messages.close();
         if (this.stopped) messages.stop();
+        let lost = false;
+        renewal = setInterval(() => {
+          void this.lease.hold(this.leaseMs).then(
+            (held) => held || ((lost = true), void messages.close()),
+            () => undefined, // the store is down: ingest fails too, and the lease lapses on its own
+          );
+        }, this.renewMs);
+        this.log.info({ stream: this.c.stream, consumer: this.c.consumer }, 'consuming the NATS stream');
         this.markReady();
         failures = 0;
         for await (const m of messages) {
@@ -125,8 +180,15 @@ export class NatsIngest {
           const p = this.handle(m).finally(() => this.inFlight.delete(p));
           this.inFlight.add(p);
         }
+        clearInterval(renewal);
+        await Promise.allSettled([...this.inFlight]);
+        if (lost) {
+          this.log.warn({ consumer: this.c.consumer }, 'lost the NATS ingest lease; standing by');
+          continue;
+        }
         if (!this.stopped) throw new Error('the consumer stopped delivering');
       } catch (err) {
+        clearInterval(renewal);
         if (this.stopped) break;
         this.log.warn(
           { err: natsErrorText(err), failures: ++failures },
@@ -166,6 +228,7 @@ export class NatsIngest {
     }
     try {
       await this.ingest(batch.map((t) => ({ ...t, via: 'nats' })));
+      this.consumed.inc();
       await m.ackAck().catch((err: unknown) =>
         // Stored but not acked: it comes again, and the store answers `duplicate`.
         this.log.warn({ subject: m.subject, seq: m.seq, err: natsErrorText(err) }, 'NATS ack failed'),

@@ -7,7 +7,7 @@ import { connectNats, natsErrorText } from '../nats/connect.js';
 import type { CommandPollContext } from './command-poll.js';
 import type { HubMetrics } from './metrics.js';
 import { NatsCommands } from './nats-commands.js';
-import { NatsIngest } from './nats-ingest.js';
+import { NatsIngest, type IngestLease } from './nats-ingest.js';
 import type { Ingester } from './routes-ingest.js';
 
 export interface HubNats {
@@ -22,6 +22,8 @@ export function startHubNats(o: {
   commands: CommandPollContext;
   metrics: HubMetrics;
   log: Logger;
+  /** One hub at a time consumes: the holder of this lease (src/hub/nats-ingest.ts). */
+  lease: IngestLease;
 }): HubNats {
   let closed = false;
   let nc: NatsConnection | undefined;
@@ -49,18 +51,14 @@ export function startHubNats(o: {
       { servers: o.config.servers, stream: o.config.stream, consumer: o.config.consumer },
       'NATS connected',
     );
-    ingest = new NatsIngest(nc, o.config, o.ingest, o.metrics, o.log);
+    ingest = new NatsIngest(nc, o.config, o.ingest, o.metrics, o.log, o.lease);
     ingest.start();
     if (o.config.commands) {
       commands = new NatsCommands(nc, o.commands, o.log);
       commands.start();
     }
   })();
-  const ready = started.then(async () => {
-    await ingest?.ready;
-    if (ingest)
-      o.log.info({ stream: o.config.stream, consumer: o.config.consumer }, 'consuming the NATS stream');
-  });
+  const ready = started.then(() => ingest?.ready);
   return {
     ready,
     async close() {

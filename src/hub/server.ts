@@ -1,5 +1,6 @@
 // Assembles the hub: store, auth, ingest, agents' channel, read API, rules, planner, executor,
 // metrics and the OpenAPI document, on one Fastify server.
+import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { installJsonErrors } from '../http/errors.js';
 import swagger from '@fastify/swagger';
@@ -266,6 +267,10 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       commands: { store: o.store, events, now, redeliverAfterMs: o.redeliverAfterMs },
       metrics,
       log,
+      lease: ((holder) => ({
+        hold: (ttlMs: number) => o.store.holdLease('nats-ingest', holder, ttlMs),
+        release: () => o.store.releaseLease('nats-ingest', holder),
+      }))(randomUUID()),
     });
 
   return {

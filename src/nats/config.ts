@@ -85,7 +85,7 @@ export const HubNatsSchema = Type.Object(
       Type.Integer({
         minimum: 1,
         maximum: 100_000,
-        description: 'messages in flight across all hubs (default 1: strict per-VM order; see the docs)',
+        description: 'messages in flight to the consuming hub (default 1024; order holds at any value)',
       }),
     ),
     ackWait: Type.Optional(Duration),
@@ -177,7 +177,7 @@ export function resolveHubNats(
   return {
     ...connection(c, base, where, fail),
     consumer: c.consumer ?? DEFAULT_CONSUMER,
-    maxAckPending: c.maxAckPending ?? 1,
+    maxAckPending: c.maxAckPending ?? 1024,
     ackWaitMs: duration(c.ackWait, 'ackWait', 30_000, where, fail),
     duplicateWindowMs: duration(c.duplicateWindow, 'duplicateWindow', 120_000, where, fail),
     maxAgeMs: duration(c.maxAge, 'maxAge', 7 * 86_400_000, where, fail),

@@ -66,4 +66,6 @@ export const SQLITE_MIGRATIONS: string[] = [
    DROP INDEX transitions_unplanned;`,
   // Timer triggers: per rule, the newest slot fired or skipped, so a restarted hub knows what it missed.
   `CREATE TABLE schedule_cursors (rule TEXT PRIMARY KEY, slot TEXT NOT NULL, updated_at TEXT NOT NULL);`,
+  // Named leases (one hub at a time consumes the NATS stream). `until` is epoch ms of the hub's clock.
+  `CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);`,
 ];

@@ -308,6 +308,22 @@ export class PostgresStore extends PostgresBudgets implements Store {
     );
   }
 
+  /** As the planner lease (`unplanned`), on the database's clock. */
+  async holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const held = await this.q(
+      `INSERT INTO leases (name, holder, until) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+         WHERE leases.holder = excluded.holder OR leases.until < now()
+       RETURNING holder`,
+      [name, holder, ttlMs],
+    );
+    return held.length > 0;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.q('DELETE FROM leases WHERE name = $1 AND holder = $2', [name, holder]);
+  }
+
   async audit(e: Omit<AuditEntry, 'id'>): Promise<void> {
     await this.q('INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)', [
       e.at,

@@ -20,6 +20,8 @@ const WRITES = [
   'putRule',
   'deleteRule',
   'advanceSchedule',
+  'holdLease',
+  'releaseLease',
   'audit',
   'prune',
   'createRun',

@@ -302,6 +302,20 @@ export class SqliteStore extends SqliteRuns implements Store {
     ).run(rule, slot, at);
   }
 
+  async holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const row = this.sql(
+      `INSERT INTO leases (name, holder, until) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE
+       SET holder = excluded.holder, until = excluded.until WHERE leases.holder = excluded.holder OR leases.until < ?
+       RETURNING holder`,
+    ).get(name, holder, now + ttlMs, now);
+    return row !== undefined;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    this.sql('DELETE FROM leases WHERE name = ? AND holder = ?').run(name, holder);
+  }
+
   async audit(e: Omit<AuditEntry, 'id'>): Promise<void> {
     this.sql('INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(
       e.at,

@@ -150,6 +150,14 @@ export interface Store extends RunStore {
   scheduleCursor(rule: string): Promise<string | undefined>;
   /** Moves a rule's cursor forward to `slot` (never back; replicas may race), creating it. */
   advanceSchedule(rule: string, slot: string, at: string): Promise<void>;
+  /**
+   * A named lease one hub holds at a time (e.g. consuming the NATS stream, so transitions are
+   * stored in stream order): taken when free or lapsed, renewed by its holder; true while
+   * `holder` has it. It lapses `ttlMs` after the holder's last call.
+   */
+  holdLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Gives a lease up at once (a clean stop), if `holder` has it. */
+  releaseLease(name: string, holder: string): Promise<void>;
   audit(entry: Omit<AuditEntry, 'id'>): Promise<void>;
   auditLog(subject?: string, limit?: number): Promise<AuditEntry[]>;
   /** Deletes finished events (and their history) last updated before `before`; returns how many. */

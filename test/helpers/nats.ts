@@ -93,7 +93,7 @@ export async function startNats(vms: string[]): Promise<TestNats> {
       user: 'hub',
       password: HUB_PASSWORD,
       consumer: DEFAULT_CONSUMER,
-      maxAckPending: 1,
+      maxAckPending: 1024,
       ackWaitMs: 30_000,
       duplicateWindowMs: 120_000,
       maxAgeMs: 86_400_000,

@@ -1,6 +1,7 @@
-// Per-VM order with two hub replicas on one PostgreSQL schema pulling from the one durable
-// consumer (maxAckPending 1, the default): every VM's transitions are stored in the order its agent
-// published them, though the two hubs take turns, so the last reschedule is what the event shows.
+// Per-VM order with two hub replicas on one PostgreSQL schema sharing the one durable consumer: one
+// holds the store's ingest lease and consumes, the other stands by, so every VM's transitions are
+// stored in the order its agent published them (maxAckPending 1024, the default) and the last
+// reschedule is what the event shows. A consumer that stops hands over to the standby.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NatsLink, NatsPublisher } from '../../src/agent/nats-publisher.js';
 import type { TransitionRecord } from '../../src/core/transition.js';
@@ -83,5 +84,27 @@ describe.skipIf(!ready)('per-VM order with two hub replicas on one NATS consumer
         expect(detail.event.notBefore).toBe(sent[2]!.event.notBefore);
         expect(detail.event.status).toBe('completed');
       }
+    // One replica consumed all 50 messages; the other stood by.
+    const consumed = async (h: TestHub) => {
+      const text = await h.hub.metrics.registry.getSingleMetricAsString('forewarn_nats_consumed_total');
+      return Number(/ (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+    const counts = await Promise.all(hubs.map(consumed));
+    expect(counts.sort((a, b) => a - b)).toEqual([0, 50]);
+
+    // The consumer stops (cleanly: it gives the lease up); the standby takes over and stores the rest.
+    const first = (await consumed(hubs[0]!)) === 50 ? hubs[0]! : hubs[1]!;
+    const second = hubs.find((h) => h !== first)!;
+    await first.close();
+    hubs = [second];
+    const more = life(VMS[0]!);
+    const link = new NatsLink(nats.agent(VMS[0]!), VMS[0]!);
+    links.push(link);
+    await new NatsPublisher(link).publish(more);
+    const detail = await waitFor(async () => {
+      const d = await eventDetail(second!, more[0]!.event.eventId).catch(() => undefined);
+      return d?.transitions.length === 5 ? d : undefined;
+    }, 30_000);
+    expect(detail.transitions.map((t: { ceId: string }) => t.ceId)).toEqual(more.map((t) => t.id));
   });
 });

@@ -476,6 +476,19 @@ describe.each(backends)('store contract: $name', ({ ready, open }) => {
     expect(await s.scheduleCursor('weekly')).toBeUndefined();
   });
 
+  it('a named lease has one holder at a time, is renewed by it, and lapses or is released', async () => {
+    expect(await s.holdLease('nats-ingest', 'hub-a', 60_000)).toBe(true);
+    expect(await s.holdLease('nats-ingest', 'hub-b', 60_000)).toBe(false);
+    expect(await s.holdLease('nats-ingest', 'hub-a', 60_000)).toBe(true); // renewed
+    expect(await s.holdLease('other', 'hub-b', 60_000)).toBe(true); // names are independent
+    await s.releaseLease('nats-ingest', 'hub-b'); // not its lease: nothing changes
+    expect(await s.holdLease('nats-ingest', 'hub-b', 60_000)).toBe(false);
+    await s.releaseLease('nats-ingest', 'hub-a');
+    expect(await s.holdLease('nats-ingest', 'hub-b', 1)).toBe(true);
+    await new Promise((r) => setTimeout(r, 20)); // hub-b stops renewing: its 1 ms lease lapses
+    expect(await s.holdLease('nats-ingest', 'hub-a', 60_000)).toBe(true);
+  });
+
   it('the audit log is newest first, by subject, limited', async () => {
     for (let i = 0; i < 4; i++)
       await s.audit({ at: at(i), actor: 'op', action: 'x', subject: i % 2 ? 'odd' : 'even', detail: { i } });
