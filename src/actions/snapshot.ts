@@ -23,8 +23,13 @@ import {
   retryableCode,
 } from './cloud-common.js';
 
-// The package is CommonJS with its client as `exports.default`.
-const EcsClient = EcsModule.default;
+// The package is CommonJS with its client as `exports.default`: Node's ESM import gives the
+// exports object, bundlers' interop (vitest) the client itself.
+type EcsClass = typeof EcsModule.default;
+export const EcsClient: EcsClass =
+  typeof (EcsModule as { default?: unknown }).default === 'function'
+    ? EcsModule.default
+    : (EcsModule as unknown as EcsClass);
 
 const FIELDS = new Set([
   'provider',

@@ -43,6 +43,7 @@ const CloudFaultSchema = Type.Object(
     api: Type.Union(CLOUD_APIS.map((a) => Type.Literal(a))),
     action: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2,64}$' })),
     kind: Type.Union(CLOUD_FAULT_KINDS.map((k) => Type.Literal(k))),
+    after: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 })),
     count: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
   },
   { additionalProperties: false },

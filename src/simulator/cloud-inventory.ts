@@ -58,6 +58,8 @@ export interface CloudFault {
   /** Only this action (e.g. CreateSnapshot); default every action of the API. */
   action?: string;
   kind: CloudFaultKind;
+  /** Let this many matching calls through first (e.g. throttle the second CreateSnapshot). */
+  after?: number;
   /** Affect only this many calls, then clear; default until cleared. */
   count?: number;
 }
@@ -250,6 +252,10 @@ export class CloudInventory {
     const i = this.faults.findIndex((f) => f.api === api && (f.action === undefined || f.action === action));
     if (i < 0) return undefined;
     const f = this.faults[i]!;
+    if (f.after) {
+      f.after -= 1;
+      return undefined;
+    }
     if (f.count !== undefined && --f.count <= 0) this.faults.splice(i, 1);
     return f.kind;
   }
