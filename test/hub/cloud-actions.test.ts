@@ -66,7 +66,7 @@ async function finished(eventKey: string) {
   return { ...detail.body.step, attempts: detail.body.attempts } as Record<string, any>;
 }
 
-describe('Alibaba: CloudMonitor failure reboot → snapshot of every disk', () => {
+describe('Alibaba: CloudMonitor failure reboot (older format) → snapshot of every disk', () => {
   it('snapshots each disk exactly once, through a throttled CreateSnapshot and a retry', async () => {
     const agentSecret = join(tempDir(), 'agent-secret');
     writeFileSync(agentSecret, 'a-long-enough-agent-secret\n');
@@ -93,8 +93,9 @@ describe('Alibaba: CloudMonitor failure reboot → snapshot of every disk', () =
     c.fleet.add({ name: 'ecs-02', provider: 'alibaba' }); // another instance: its disks stay untouched
     await t.control('PUT', '/cloud/vms/ecs-01/disks', { dataDisks: 2 });
     await t.control('PATCH', '/config', { timeScale: 1000 });
+    // The older CloudMonitor format, the one the original Function Compute handler read.
     await t.control('PUT', '/pushes', {
-      alibaba: { url: `${h.url}/api/v1/push/alibaba`, secret: PUSH_SECRET },
+      alibaba: { url: `${h.url}/api/v1/push/alibaba`, secret: PUSH_SECRET, legacy: true },
     });
     // The second CreateSnapshot is throttled once: the first attempt fails after one snapshot.
     await t.control('PUT', '/cloud/faults', [
@@ -150,12 +151,17 @@ describe('Alibaba: CloudMonitor failure reboot → snapshot of every disk', () =
     );
     expect(output.snapshots.every((s) => s.status === 'accomplished')).toBe(true);
     // Nothing ran for the planned reboot (stored, completed, filtered out), and no secret reached the API.
-    await waitFor(async () => {
+    const events = await waitFor(async () => {
       const res = await h!.api('GET', '/api/v1/events?provider=alibaba', undefined, READER);
-      return (res.body.events as any[]).some(
-        (e) => e.eventId === planned!.eventId && e.status === 'completed',
-      );
+      const list = res.body.events as any[];
+      return list.some((e) => e.eventId === planned!.eventId && e.status === 'completed') ? list : undefined;
     });
+    const failure = events.find((e) => e.eventId === a!.eventId);
+    expect(failure.raw).toMatchObject({
+      status: 'Executed',
+      content: { ecsInstanceId: iid, ecsInstanceName: 'ecs-01' },
+    });
+    expect(failure.raw.content.instanceId).toBeUndefined();
     await h.hub.idle();
     expect(await stepsOf(`alibaba/${planned!.eventId.toLowerCase()}`)).toEqual([]);
     expect(JSON.stringify(step)).not.toContain(SIM_CLOUD_KEYS.ecs.secret);
