@@ -2,6 +2,7 @@
 // (never from the rules, never logged), which instance an event is about, the endpoint to call,
 // and how a cloud's error code maps to retryable or not.
 import { isIP } from 'node:net';
+import { redact } from '../hub/redact.js';
 import type { ActionContext } from './action.js';
 import { ActionConfigError } from './action.js';
 import { isSecretRef, resolveSecret, type SecretRef } from './secrets.js';
@@ -17,6 +18,7 @@ export interface CloudKeyPair {
 export const CREDENTIAL_ENV = {
   alibaba: ['ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET'],
   tencent: ['TENCENTCLOUD_SECRET_ID', 'TENCENTCLOUD_SECRET_KEY'],
+  aws: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'],
 } as const;
 
 export function checkCredentials(value: unknown, where: string): void {
@@ -109,4 +111,38 @@ export function retryableCode(code: string | undefined, httpStatus?: number): bo
   return /Throttling|RequestLimitExceeded|InternalError|ServiceUnavailable|ResourceBusy|InstanceOperationInProgress|OperationConflict|IncorrectDiskStatus|IncorrectInstanceStatus/i.test(
     code,
   );
+}
+
+/** A failed cloud call: its message, the cloud's code, and whether a retry can help. */
+export class CloudCallError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly code?: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** An SDK error → what the executor needs: the cloud's code, and whether a retry can help. */
+export function cloudError(call: string, err: unknown): CloudCallError {
+  const e = err as { code?: string; statusCode?: number; message?: string; retryAfter?: number };
+  const code = e.code && e.code !== 'undefined' ? e.code : undefined;
+  const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  const message = redact((e.message ?? String(err)).slice(0, 300));
+  return new CloudCallError(
+    `${call}: ${code ? `${code}: ` : ''}${message}`,
+    retryableCode(code, status),
+    code,
+    typeof e.retryAfter === 'number' && e.retryAfter > 0 ? e.retryAfter : undefined,
+  );
+}
+
+export async function call<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw cloudError(name, err);
+  }
 }

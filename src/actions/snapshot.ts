@@ -11,17 +11,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import EcsModule, * as $Ecs from '@alicloud/ecs20140526';
 import * as $Core from '@alicloud/openapi-core';
 import { parseDuration } from '../core/time.js';
-import { redact } from '../hub/redact.js';
 import type { Action, ActionContext, ActionResult } from './action.js';
 import { ActionConfigError } from './action.js';
 import {
+  call,
   checkCredentials,
   checkEndpoint,
   checkInstanceFields,
+  CloudCallError,
   cloudCredentials,
+  cloudError,
   instanceIdFor,
-  retryableCode,
 } from './cloud-common.js';
+import { snapshotOnAws } from './snapshot-aws.js';
 
 // The package is CommonJS with its client as `exports.default`: Node's ESM import gives the
 // exports object, bundlers' interop (vitest) the client itself.
@@ -46,6 +48,7 @@ const FIELDS = new Set([
   'pollInterval',
 ]);
 const ECS_INSTANCE = /^i-[0-9a-z]+$/;
+const AWS_INSTANCE = /^i-[0-9a-f]{8,17}$/;
 const PREFIX = /^[A-Za-z][A-Za-z0-9:_-]{0,39}$/;
 const REGION = /^[a-z]{2}-[a-z0-9-]+$/;
 
@@ -71,39 +74,6 @@ interface Made {
   snapshotId: string;
   name: string;
   status?: string;
-}
-
-class CloudCallError extends Error {
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-    readonly code?: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
-}
-
-/** An SDK error → what the executor needs: the cloud's code, and whether a retry can help. */
-function cloudError(call: string, err: unknown): CloudCallError {
-  const e = err as { code?: string; statusCode?: number; message?: string; retryAfter?: number };
-  const code = e.code && e.code !== 'undefined' ? e.code : undefined;
-  const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
-  const message = redact((e.message ?? String(err)).slice(0, 300));
-  return new CloudCallError(
-    `${call}: ${code ? `${code}: ` : ''}${message}`,
-    retryableCode(code, status),
-    code,
-    typeof e.retryAfter === 'number' && e.retryAfter > 0 ? e.retryAfter : undefined,
-  );
-}
-
-async function call<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw cloudError(name, err);
-  }
 }
 
 function ecsClient(params: Record<string, unknown>, region: string, timeoutMs: number) {
@@ -175,16 +145,71 @@ async function waitForSnapshots(
   }
 }
 
+/** Alibaba ECS: DescribeDisks, then CreateSnapshot per disk with a ClientToken; throws CloudCallError. */
+async function snapshotOnAlibaba(
+  ctx: ActionContext,
+  params: Record<string, unknown>,
+  target: { instanceId: string; region: string; prefix: string },
+  made: Made[],
+): Promise<void> {
+  const { instanceId, region, prefix } = target;
+  const ecs = ecsClient(params, region, 30_000);
+  const disks = await instanceDisks(
+    ecs,
+    region,
+    instanceId,
+    (params.diskType as string | undefined) ?? 'all',
+  );
+  if (disks.length === 0)
+    throw new CloudCallError(`DescribeDisks: ${instanceId} has no disks in ${region}`, false);
+  const tags = {
+    ...((params.tags as Record<string, string> | undefined) ?? {}),
+    'forewarn:event': ctx.event.eventId,
+    'forewarn:rule': ctx.rule,
+  };
+  for (const disk of disks) {
+    const name = snapshotName(prefix, ctx.event.eventId, disk.diskId);
+    const res = await call('CreateSnapshot', () =>
+      ecs.createSnapshot(
+        new $Ecs.CreateSnapshotRequest({
+          diskId: disk.diskId,
+          snapshotName: name,
+          description: `forewarn: ${ctx.event.type} event ${ctx.event.eventId}, rule ${ctx.rule}`.slice(
+            0,
+            256,
+          ),
+          retentionDays: params.retentionDays as number | undefined,
+          clientToken: clientToken(ctx.idempotencyKey, disk.diskId),
+          tag: Object.entries(tags).map(([key, value]) => new $Ecs.CreateSnapshotRequestTag({ key, value })),
+        }),
+      ),
+    );
+    const snapshotId = res.body?.snapshotId;
+    if (!snapshotId) throw new CloudCallError('CreateSnapshot: the answer has no SnapshotId', true);
+    made.push({ diskId: disk.diskId, diskType: disk.type, snapshotId, name });
+    ctx.log.info({ instanceId, diskId: disk.diskId, snapshotId }, 'snapshot created');
+  }
+  if (params.wait === true) {
+    const interval = parseDuration((params.pollInterval as string | undefined) ?? '5s');
+    await waitForSnapshots(ecs, ctx, region, made, interval);
+  }
+}
+
 export const snapshotAction: Action = {
   kind: 'snapshot',
   validate(params) {
     for (const k of Object.keys(params)) if (!FIELDS.has(k)) fail(`unknown field ${k}`);
     const provider = params.provider ?? 'alibaba';
-    if (provider === 'aws' || provider === 'azure')
-      fail(`provider ${provider} is not supported yet (alibaba only)`);
-    if (provider !== 'alibaba') fail(`provider must be alibaba, not ${JSON.stringify(provider)}`);
+    if (provider === 'azure') fail('provider azure is not supported yet (alibaba and aws)');
+    if (provider !== 'alibaba' && provider !== 'aws')
+      fail(`provider must be alibaba or aws, not ${JSON.stringify(provider)}`);
     if (params.region !== undefined && (typeof params.region !== 'string' || !REGION.test(params.region)))
-      fail('region: an Alibaba region id such as cn-hangzhou');
+      fail('region: a region id such as cn-hangzhou or us-east-1');
+    if (provider === 'aws') {
+      if (params.diskType === 'system')
+        fail('diskType: all or data on aws (CreateSnapshots can only leave out the boot volume)');
+      if (params.retentionDays !== undefined) fail('retentionDays: not for aws (use a lifecycle policy)');
+    }
     checkEndpoint(params.endpoint, 'snapshot.endpoint');
     checkCredentials(params.credentials, 'snapshot.credentials');
     checkInstanceFields(params, 'snapshot');
@@ -216,68 +241,27 @@ export const snapshotAction: Action = {
   },
 
   async run(ctx, params): Promise<ActionResult> {
-    const instanceId = instanceIdFor(ctx, params, ECS_INSTANCE);
-    if (!instanceId || !ECS_INSTANCE.test(instanceId))
+    const provider = (params.provider as string | undefined) ?? 'alibaba';
+    const pattern = provider === 'aws' ? AWS_INSTANCE : ECS_INSTANCE;
+    const instanceId = instanceIdFor(ctx, params, pattern);
+    if (!instanceId || !pattern.test(instanceId))
       return {
         ok: false,
         retryable: false,
-        detail: `snapshot: no ECS instance id (i-…) for VM ${ctx.vm}: set instanceId or instances`,
+        detail: `snapshot: no ${provider === 'aws' ? 'EC2' : 'ECS'} instance id (i-…) for VM ${ctx.vm}: set instanceId or instances`,
       };
-    const raw = ctx.event.raw as { regionId?: unknown } | undefined;
+    // A CloudMonitor notification carries regionId, an EventBridge event region.
+    const raw = ctx.event.raw as { regionId?: unknown; region?: unknown } | undefined;
+    const fromEvent = provider === 'aws' ? raw?.region : raw?.regionId;
     const region =
-      (params.region as string | undefined) ?? (typeof raw?.regionId === 'string' ? raw.regionId : undefined);
+      (params.region as string | undefined) ?? (typeof fromEvent === 'string' ? fromEvent : undefined);
     if (!region) return { ok: false, retryable: false, detail: 'snapshot: no region: set region' };
-    const prefix = (params.prefix as string | undefined) ?? 'forewarn';
+    const target = { instanceId, region, prefix: (params.prefix as string | undefined) ?? 'forewarn' };
     const made: Made[] = [];
-    const output = () => ({ provider: 'alibaba', region, instanceId, snapshots: made });
+    const output = () => ({ provider, region, instanceId, snapshots: made });
     try {
-      const ecs = ecsClient(params, region, 30_000);
-      const disks = await instanceDisks(
-        ecs,
-        region,
-        instanceId,
-        (params.diskType as string | undefined) ?? 'all',
-      );
-      if (disks.length === 0)
-        return {
-          ok: false,
-          retryable: false,
-          detail: `snapshot: ${instanceId} has no disks in ${region}`,
-          output: output(),
-        };
-      const tags = {
-        ...((params.tags as Record<string, string> | undefined) ?? {}),
-        'forewarn:event': ctx.event.eventId,
-        'forewarn:rule': ctx.rule,
-      };
-      for (const disk of disks) {
-        const name = snapshotName(prefix, ctx.event.eventId, disk.diskId);
-        const res = await call('CreateSnapshot', () =>
-          ecs.createSnapshot(
-            new $Ecs.CreateSnapshotRequest({
-              diskId: disk.diskId,
-              snapshotName: name,
-              description: `forewarn: ${ctx.event.type} event ${ctx.event.eventId}, rule ${ctx.rule}`.slice(
-                0,
-                256,
-              ),
-              retentionDays: params.retentionDays as number | undefined,
-              clientToken: clientToken(ctx.idempotencyKey, disk.diskId),
-              tag: Object.entries(tags).map(
-                ([key, value]) => new $Ecs.CreateSnapshotRequestTag({ key, value }),
-              ),
-            }),
-          ),
-        );
-        const snapshotId = res.body?.snapshotId;
-        if (!snapshotId) throw new CloudCallError('CreateSnapshot: the answer has no SnapshotId', true);
-        made.push({ diskId: disk.diskId, diskType: disk.type, snapshotId, name });
-        ctx.log.info({ instanceId, diskId: disk.diskId, snapshotId }, 'snapshot created');
-      }
-      if (params.wait === true) {
-        const interval = parseDuration((params.pollInterval as string | undefined) ?? '5s');
-        await waitForSnapshots(ecs, ctx, region, made, interval);
-      }
+      if (provider === 'aws') await snapshotOnAws(ctx, params, target, made);
+      else await snapshotOnAlibaba(ctx, params, target, made);
     } catch (err) {
       if (err instanceof ActionConfigError)
         return { ok: false, retryable: false, detail: err.message, output: output() };
@@ -290,7 +274,7 @@ export const snapshotAction: Action = {
         output: { ...output(), ...(e.code ? { code: e.code } : {}) },
       };
     }
-    const waited = params.wait === true ? ', all accomplished' : '';
+    const waited = params.wait === true ? ', all complete' : '';
     return {
       ok: true,
       detail: `${made.length} snapshot${made.length === 1 ? '' : 's'} of ${instanceId}: ${made.map((m) => m.snapshotId).join(', ')}${waited}`,

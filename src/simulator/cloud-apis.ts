@@ -1,13 +1,15 @@
-// The clouds' control-plane APIs on the simulator's root path, where the SDKs send them (both
-// SDKs post to `/` of their endpoint): a call with X-TC-Action is Tencent CVM, anything else
-// Alibaba ECS. Bodies are kept raw, since both signatures cover the body's exact bytes. Also the
-// control routes (/sim/cloud/...) that show disks, snapshots and reinstalls and inject faults.
+// The clouds' control-plane APIs on the simulator's root path, where the SDKs send them (all
+// three SDKs post to `/` of their endpoint): a call with X-TC-Action is Tencent CVM, one signed
+// AWS4-HMAC-SHA256 is AWS EC2, anything else Alibaba ECS. Bodies are kept raw, since every
+// signature covers the body's exact bytes. Also the control routes (/sim/cloud/...) that show
+// disks, snapshots and reinstalls and inject faults.
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { parseDuration } from '../core/time.js';
 import { CLOUD_APIS, CLOUD_FAULT_KINDS, type CloudInventory } from './cloud-inventory.js';
 import { cvmCall } from './cvm-api.js';
+import { ec2Call } from './ec2-api.js';
 import { ecsCall } from './ecs-api.js';
 import { SimError } from './fleet.js';
 
@@ -26,7 +28,12 @@ export function cloudApiRoutes(inv: CloudInventory) {
       };
       // The signatures are checked against the wall clock, as the SDKs sign with it.
       const answer =
-        request.headers['x-tc-action'] !== undefined ? cvmCall(inv, req, Date.now()) : ecsCall(inv, req);
+        request.headers['x-tc-action'] !== undefined
+          ? cvmCall(inv, req, Date.now())
+          : String(request.headers.authorization ?? '').startsWith('AWS4-')
+            ? ec2Call(inv, req, Date.now())
+            : ecsCall(inv, req);
+      if ('xml' in answer) return reply.code(answer.status).type('text/xml;charset=UTF-8').send(answer.body);
       if (typeof answer.body === 'string')
         return reply.code(answer.status).type('text/plain').send(answer.body);
       return reply
@@ -99,7 +106,7 @@ export function cloudControlRoutes(inv: CloudInventory) {
     );
     app.get(
       '/cloud/disks',
-      { schema: { tags, description: 'Every Alibaba VM’s disks (system first).' } },
+      { schema: { tags, description: 'Every Alibaba VM’s disks and AWS VM’s volumes (system first).' } },
       async () => ({
         disks: inv.disks(),
       }),

@@ -5,11 +5,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { toIso } from '../core/time.js';
 import { alibabaInstanceId } from './alibaba-metadata.js';
+import { awsInstanceId } from './aws-metadata.js';
 import type { Controller } from './controller.js';
 import { SimError, type SimVm } from './fleet.js';
 import { tencentInstanceId } from './tencent-metadata.js';
 
 export interface SimDisk {
+  /** Which API serves it: ECS disks (d-…) or EC2 volumes (vol-…). */
+  cloud: 'ecs' | 'ec2';
   diskId: string;
   vm: string;
   instanceId: string;
@@ -22,6 +25,7 @@ export interface SimDisk {
 }
 
 export interface SimSnapshot {
+  cloud: 'ecs' | 'ec2';
   snapshotId: string;
   name: string;
   description: string;
@@ -48,7 +52,7 @@ export interface SimReset {
   doneAt: number;
 }
 
-export const CLOUD_APIS = ['ecs', 'cvm'] as const;
+export const CLOUD_APIS = ['ecs', 'cvm', 'ec2'] as const;
 export type CloudApi = (typeof CLOUD_APIS)[number];
 export const CLOUD_FAULT_KINDS = ['throttle', 'internal-error', 'unavailable', 'forbidden'] as const;
 export type CloudFaultKind = (typeof CLOUD_FAULT_KINDS)[number];
@@ -73,6 +77,7 @@ export interface CloudKey {
 export const SIM_CLOUD_KEYS: Record<CloudApi, CloudKey> = {
   ecs: { id: 'LTAI5tSimulatorKey0001', secret: 'sim-alibaba-access-key-secret' },
   cvm: { id: 'AKIDsimulatorSecretId0001', secret: 'sim-tencent-secret-key' },
+  ec2: { id: 'AKIASIMULATORKEY0001', secret: 'sim-aws-secret-access-key' },
 };
 
 const hash = (...parts: string[]) => createHash('sha256').update(parts.join('/')).digest('hex');
@@ -80,7 +85,7 @@ const hash = (...parts: string[]) => createHash('sha256').update(parts.join('/')
 /** The region a VM's cloud reports (as its metadata does): the VM's location unless it is the Azure default. */
 export function simRegion(vm: SimVm): string {
   if (vm.location !== 'westeurope') return vm.location;
-  return vm.provider === 'tencent' ? 'ap-shanghai' : 'cn-hangzhou';
+  return vm.provider === 'tencent' ? 'ap-shanghai' : vm.provider === 'aws' ? 'us-east-1' : 'cn-hangzhou';
 }
 
 export class CloudInventory {
@@ -101,7 +106,11 @@ export class CloudInventory {
     private readonly controller: Controller,
     keys: Partial<Record<CloudApi, CloudKey[]>> = {},
   ) {
-    this.keys = { ecs: keys.ecs ?? [SIM_CLOUD_KEYS.ecs], cvm: keys.cvm ?? [SIM_CLOUD_KEYS.cvm] };
+    this.keys = {
+      ecs: keys.ecs ?? [SIM_CLOUD_KEYS.ecs],
+      cvm: keys.cvm ?? [SIM_CLOUD_KEYS.cvm],
+      ec2: keys.ec2 ?? [SIM_CLOUD_KEYS.ec2],
+    };
   }
 
   secretOf(api: CloudApi, id: string): string | undefined {
@@ -115,8 +124,8 @@ export class CloudInventory {
 
   requireVm(name: string): SimVm {
     const vm = this.controller.fleet.require(name);
-    if (vm.provider !== 'alibaba')
-      throw new SimError(400, `${name} is not an Alibaba VM (provider ${vm.provider})`);
+    if (vm.provider !== 'alibaba' && vm.provider !== 'aws')
+      throw new SimError(400, `${name} is not an Alibaba or AWS VM (provider ${vm.provider})`);
     return vm;
   }
 
@@ -127,30 +136,34 @@ export class CloudInventory {
     this.dataDisks.set(vm, count);
   }
 
-  /** Every Alibaba VM's disks: the system disk first, then the data disks. */
+  /** Every Alibaba VM's disks and AWS VM's volumes: the system (root) disk first, then the data disks. */
   disks(): SimDisk[] {
     return this.controller.fleet
       .list()
-      .filter((vm) => vm.provider === 'alibaba')
+      .filter((vm) => vm.provider === 'alibaba' || vm.provider === 'aws')
       .flatMap((vm) => this.disksOf(vm));
   }
 
   disksOf(vm: SimVm): SimDisk[] {
     const count = this.dataDisks.get(vm.name) ?? this.defaultDataDisks;
     const regionId = simRegion(vm);
+    const aws = vm.provider === 'aws';
     const base = {
+      cloud: aws ? ('ec2' as const) : ('ecs' as const),
       vm: vm.name,
-      instanceId: alibabaInstanceId(vm),
+      instanceId: aws ? awsInstanceId(vm) : alibabaInstanceId(vm),
       regionId,
-      zoneId: `${regionId}-${vm.zone ?? 'h'}`,
-      category: 'cloud_essd',
+      zoneId: aws ? `${regionId}${vm.zone ?? 'a'}` : `${regionId}-${vm.zone ?? 'h'}`,
+      category: aws ? 'gp3' : 'cloud_essd',
     };
     return Array.from({ length: count + 1 }, (_, i) => ({
       ...base,
-      diskId: `d-bp1${hash(vm.id, String(i)).slice(0, 17)}`,
+      diskId: aws
+        ? `vol-0${hash(vm.id, String(i)).slice(0, 16)}`
+        : `d-bp1${hash(vm.id, String(i)).slice(0, 17)}`,
       type: i === 0 ? ('system' as const) : ('data' as const),
-      size: i === 0 ? 40 : 100,
-      device: `/dev/xvd${String.fromCharCode(97 + i)}`,
+      size: i === 0 ? (aws ? 8 : 40) : 100,
+      device: aws && i === 0 ? '/dev/xvda' : `/dev/xvd${String.fromCharCode(97 + i)}`,
     }));
   }
 
@@ -158,6 +171,12 @@ export class CloudInventory {
     return this.controller.fleet
       .list()
       .find((vm) => vm.provider === 'alibaba' && alibabaInstanceId(vm) === instanceId);
+  }
+
+  ec2Instance(instanceId: string): SimVm | undefined {
+    return this.controller.fleet
+      .list()
+      .find((vm) => vm.provider === 'aws' && awsInstanceId(vm) === instanceId);
   }
 
   cvmInstance(instanceId: string): SimVm | undefined {
@@ -178,7 +197,11 @@ export class CloudInventory {
   ): SimSnapshot {
     const now = this.controller.now();
     const s: SimSnapshot = {
-      snapshotId: `s-bp1${hash(randomUUID()).slice(0, 17)}`,
+      cloud: disk.cloud,
+      snapshotId:
+        disk.cloud === 'ec2'
+          ? `snap-0${hash(randomUUID()).slice(0, 16)}`
+          : `s-bp1${hash(randomUUID()).slice(0, 17)}`,
       ...input,
       diskId: disk.diskId,
       diskType: disk.type,
@@ -263,6 +286,7 @@ export class CloudInventory {
   view() {
     return {
       snapshots: this.snapshots.map((s) => ({
+        cloud: s.cloud,
         snapshotId: s.snapshotId,
         name: s.name,
         diskId: s.diskId,

@@ -178,3 +178,64 @@ export function verifyTc3(
     };
   return undefined;
 }
+
+const SIGV4 =
+  /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
+
+/** AWS Signature Version 4 over the request as received (EC2's query API: POST form to `/`). */
+export function verifySigV4(
+  req: SignedRequest,
+  service: string,
+  secretOf: SecretLookup,
+  nowMs: number,
+): SignatureProblem | undefined {
+  const m = SIGV4.exec(header(req.headers, 'authorization'));
+  if (!m)
+    return {
+      code: 'IncompleteSignature',
+      message: 'Authorization header is not a valid AWS4-HMAC-SHA256 signature.',
+    };
+  const [, keyId, date, region, scopeService, signedHeaders, signature] = m as unknown as string[];
+  const secret = secretOf(keyId!);
+  if (secret === undefined)
+    return { code: 'AuthFailure', message: 'AWS was not able to validate the provided access credentials' };
+  const amzDate = header(req.headers, 'x-amz-date');
+  const at = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
+  if (!at || amzDate.slice(0, 8) !== date || scopeService !== service)
+    return {
+      code: 'IncompleteSignature',
+      message: `Credential scope must be <date>/<region>/${service}/aws4_request.`,
+    };
+  const t = Date.UTC(+at[1]!, +at[2]! - 1, +at[3]!, +at[4]!, +at[5]!, +at[6]!);
+  if (Math.abs(nowMs - t) > 15 * 60_000) return { code: 'RequestExpired', message: 'Request has expired.' };
+  const payloadHash = sha256(req.body);
+  const claimed = header(req.headers, 'x-amz-content-sha256');
+  if (claimed && claimed !== payloadHash)
+    return {
+      code: 'SignatureDoesNotMatch',
+      message: 'The request body does not match x-amz-content-sha256.',
+    };
+  const [path = '/', rawQuery = ''] = req.url.split('?');
+  const enc = (s: string) => acsEncode(s).replace(/%7E/g, '~');
+  const query = queryPairs(`?${rawQuery}`)
+    .map(([k, v]) => [enc(k), enc(v)] as const)
+    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+  const canonicalHeaders = signedHeaders!
+    .split(';')
+    .map((n) => `${n}:${header(req.headers, n).trim().replace(/\s+/g, ' ')}\n`)
+    .join('');
+  const canonical = [req.method, path, query, canonicalHeaders, signedHeaders, payloadHash].join('\n');
+  const scope = `${date}/${region}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
+  const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
+  const kSigning = hmac(hmac(hmac(hmac(`AWS4${secret}`, date!), region!), service), 'aws4_request');
+  const expected = createHmac('sha256', kSigning).update(toSign).digest('hex');
+  if (!same(expected, signature!))
+    return {
+      code: 'SignatureDoesNotMatch',
+      message: 'The request signature we calculated does not match the signature you provided.',
+    };
+  return undefined;
+}

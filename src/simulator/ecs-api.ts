@@ -168,6 +168,7 @@ function describeDisks(inv: CloudInventory, p: Record<string, string>) {
     .disks()
     .filter(
       (d) =>
+        d.cloud === 'ecs' &&
         d.regionId === p.RegionId &&
         (p.InstanceId === undefined || d.instanceId === p.InstanceId) &&
         (ids === undefined || ids.includes(d.diskId)) &&
@@ -201,7 +202,7 @@ function createSnapshot(inv: CloudInventory, p: Record<string, string>) {
       return { SnapshotId: earlier.snapshotId };
     }
   }
-  const disk = inv.disks().find((d) => d.diskId === p.DiskId);
+  const disk = inv.disks().find((d) => d.cloud === 'ecs' && d.diskId === p.DiskId);
   if (!disk) throw new EcsError(404, 'InvalidDiskId.NotFound', 'The specified disk does not exist.');
   const s = inv.createSnapshot(disk, { name: name ?? '', description, tags, clientToken: token });
   return { SnapshotId: s.snapshotId };
@@ -214,6 +215,7 @@ function describeSnapshots(inv: CloudInventory, p: Record<string, string>) {
     .listSnapshots()
     .filter(
       (s) =>
+        s.cloud === 'ecs' &&
         s.regionId === p.RegionId &&
         (p.InstanceId === undefined || s.instanceId === p.InstanceId) &&
         (p.DiskId === undefined || s.diskId === p.DiskId) &&

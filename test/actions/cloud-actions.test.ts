@@ -10,7 +10,9 @@ import { SNAPSHOT_NAME } from '../../src/simulator/ecs-api.js';
 
 describe('snapshot.validate', () => {
   it.each([
-    [{ provider: 'aws' }, /aws is not supported yet/],
+    [{ provider: 'azure' }, /azure is not supported yet/],
+    [{ provider: 'aws', diskType: 'system' }, /diskType: all or data on aws/],
+    [{ provider: 'aws', retentionDays: 7 }, /retentionDays: not for aws/],
     [{ provider: 'gcp' }, /provider must be alibaba/],
     [{ prefix: '9lives' }, /prefix/],
     [{ prefix: 'auto-x' }, /auto/],

@@ -6,7 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as $Ecs from '@alicloud/ecs20140526';
 import * as $Core from '@alicloud/openapi-core';
 import * as tencentcloud from 'tencentcloud-sdk-nodejs-cvm';
+import { CreateSnapshotsCommand, DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { EcsClient } from '../../src/actions/snapshot.js';
+import { awsInstanceId } from '../../src/simulator/aws-metadata.js';
 import { alibabaInstanceId } from '../../src/simulator/alibaba-metadata.js';
 import { SIM_CLOUD_KEYS } from '../../src/simulator/cloud-inventory.js';
 import { tencentInstanceId } from '../../src/simulator/tencent-metadata.js';
@@ -256,6 +258,64 @@ describe('CVM API', () => {
       Response: { Error: { Code: 'AuthFailure.InvalidAuthorization' }, RequestId: expect.any(String) },
     });
     expect(((await (await t.control('GET', '/cloud/resets')).json()) as any).resets).toEqual([]);
+  });
+});
+
+describe('EC2 API', () => {
+  const ec2 = (secretAccessKey = SIM_CLOUD_KEYS.ec2.secret) =>
+    new EC2Client({
+      region: 'us-east-1',
+      endpoint: t.url,
+      credentials: { accessKeyId: SIM_CLOUD_KEYS.ec2.id, secretAccessKey },
+      maxAttempts: 1,
+    });
+
+  it('CreateSnapshots snapshots every volume of the instance, tagged; DescribeSnapshots filters by tag', async () => {
+    const vm = t.sim.controller.fleet.add({ name: 'ec2-01', provider: 'aws' });
+    await t.control('PUT', '/cloud/vms/ec2-01/disks', { dataDisks: 2 });
+    const res = await ec2().send(
+      new CreateSnapshotsCommand({
+        InstanceSpecification: { InstanceId: awsInstanceId(vm) },
+        TagSpecifications: [{ ResourceType: 'snapshot', Tags: [{ Key: 'forewarn:run', Value: 'r1' }] }],
+      }),
+    );
+    expect(res.Snapshots?.map((s) => s.State)).toEqual(['pending', 'pending', 'pending']);
+    expect(new Set(res.Snapshots?.map((s) => s.VolumeId)).size).toBe(3);
+    const found = await ec2().send(
+      new DescribeSnapshotsCommand({
+        OwnerIds: ['self'],
+        Filters: [{ Name: 'tag:forewarn:run', Values: ['r1'] }],
+      }),
+    );
+    expect(found.Snapshots?.map((s) => s.SnapshotId).sort()).toEqual(
+      res.Snapshots?.map((s) => s.SnapshotId).sort(),
+    );
+    const none = await ec2().send(
+      new DescribeSnapshotsCommand({ Filters: [{ Name: 'tag:forewarn:run', Values: ['other'] }] }),
+    );
+    expect(none.Snapshots).toEqual([]);
+  });
+
+  it('answers SigV4 failures, unknown instances and throttling with EC2’s codes', async () => {
+    expect(await caught(ec2('wrong').send(new DescribeSnapshotsCommand({})))).toMatchObject({
+      name: 'SignatureDoesNotMatch',
+      $metadata: { httpStatusCode: 403 },
+    });
+    expect(
+      (
+        await caught(
+          ec2().send(
+            new CreateSnapshotsCommand({ InstanceSpecification: { InstanceId: 'i-0123456789abcdef0' } }),
+          ),
+        )
+      ).name,
+    ).toBe('InvalidInstanceID.NotFound');
+    await t.control('PUT', '/cloud/faults', [{ api: 'ec2', kind: 'throttle', count: 1 }]);
+    expect(await caught(ec2().send(new DescribeSnapshotsCommand({})))).toMatchObject({
+      name: 'RequestLimitExceeded',
+      $metadata: { httpStatusCode: 503 },
+    });
+    await ec2().send(new DescribeSnapshotsCommand({}));
   });
 });
 
