@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadHubConfig } from '../../src/hub/config.js';
 import type { RuleT } from '../../src/hub/rules.js';
 import { alibabaInstanceId } from '../../src/simulator/alibaba-metadata.js';
+import { awsInstanceId } from '../../src/simulator/aws-metadata.js';
 import { SIM_CLOUD_KEYS } from '../../src/simulator/cloud-inventory.js';
 import { tencentInstanceId } from '../../src/simulator/tencent-metadata.js';
 import { tempDir } from '../helpers/agent.js';
@@ -25,6 +26,8 @@ const ENV = [
   'ALIBABA_CLOUD_ACCESS_KEY_SECRET_FILE',
   'TENCENTCLOUD_SECRET_ID',
   'TENCENTCLOUD_SECRET_KEY',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
 ];
 let t: TestSim;
 let h: TestHub | undefined;
@@ -39,6 +42,8 @@ beforeEach(async () => {
   delete process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
   process.env.TENCENTCLOUD_SECRET_ID = SIM_CLOUD_KEYS.cvm.id;
   process.env.TENCENTCLOUD_SECRET_KEY = SIM_CLOUD_KEYS.cvm.secret;
+  process.env.AWS_ACCESS_KEY_ID = SIM_CLOUD_KEYS.ec2.id;
+  process.env.AWS_SECRET_ACCESS_KEY = SIM_CLOUD_KEYS.ec2.secret;
 });
 afterEach(async () => {
   await t.sim.context.pusher.idle();
@@ -165,6 +170,59 @@ describe('Alibaba: CloudMonitor failure reboot (older format) → snapshot of ev
     await h.hub.idle();
     expect(await stepsOf(`alibaba/${planned!.eventId.toLowerCase()}`)).toEqual([]);
     expect(JSON.stringify(step)).not.toContain(SIM_CLOUD_KEYS.ecs.secret);
+  });
+});
+
+describe('AWS: a Health scheduled reboot → snapshot of every volume before it', () => {
+  it('snapshots once, even when the wait fails and the step is retried', async () => {
+    h = await startHub({
+      rules: [
+        {
+          name: 'snapshot-before-reboot',
+          match: { providers: ['aws'], types: ['reboot'] },
+          steps: [
+            {
+              name: 'snapshot',
+              action: 'snapshot',
+              retry: { maxAttempts: 3 },
+              with: { provider: 'aws', endpoint: t.url, wait: true, pollInterval: '50ms' },
+            },
+          ],
+        },
+      ],
+      auth: {
+        agentSecret: 'a-long-enough-agent-secret',
+        operators: [{ name: 'viewer', role: 'read', token: READER }],
+        pushSecrets: [{ name: 'eventbridge', secret: PUSH_SECRET }],
+      },
+    });
+    const c = t.sim.controller;
+    const vm = c.fleet.add({ name: 'ec2-01', provider: 'aws' });
+    await t.control('PUT', '/cloud/vms/ec2-01/disks', { dataDisks: 1 });
+    await t.control('PATCH', '/config', { timeScale: 1000 });
+    await t.control('PUT', '/pushes', { aws: { url: `${h.url}/api/v1/push/aws`, secret: PUSH_SECRET } });
+    // The first attempt makes the snapshots, then its wait is throttled: the retry must find them.
+    await t.control('PUT', '/cloud/faults', [
+      { api: 'ec2', action: 'DescribeSnapshots', kind: 'throttle', after: 1, count: 1 },
+    ]);
+    const [a] = c.schedule({ type: 'system-reboot', targets: { vms: ['ec2-01'] }, notice: '2h' });
+    const health = await waitFor(async () => {
+      const res = await h!.api('GET', '/api/v1/events?provider=aws', undefined, READER);
+      return (res.body.events as any[]).find((e) => e.type === 'reboot');
+    });
+    const step = await finished(`aws/${String(health.eventId).toLowerCase()}`);
+    expect(a).toBeDefined();
+    expect(step.status).toBe('succeeded');
+    expect(step.attempts).toHaveLength(2);
+    expect(step.attempts[0]).toMatchObject({ retryable: true, output: { code: 'RequestLimitExceeded' } });
+    const snapshots = ((await (await t.control('GET', '/cloud/snapshots')).json()) as { snapshots: any[] })
+      .snapshots;
+    expect(snapshots).toHaveLength(2);
+    expect(snapshots.every((s) => s.instanceId === awsInstanceId(vm) && s.cloud === 'ec2')).toBe(true);
+    expect(step.attempts[1].output.snapshots.map((s: any) => s.status)).toEqual(['completed', 'completed']);
+    expect(step.attempts[1].output.snapshots.map((s: any) => s.snapshotId).sort()).toEqual(
+      snapshots.map((s) => s.snapshotId).sort(),
+    );
   });
 });
 
