@@ -225,8 +225,8 @@ export const snapshotAction: Action = {
       if (Object.keys(t).length > 18)
         fail('tags: at most 18 (ECS allows 20, two are forewarn:event and forewarn:rule)');
       for (const [k, v] of Object.entries(t))
-        if (typeof v !== 'string' || /^(aliyun|acs:)/i.test(k))
-          fail(`tags.${k}: a string, and keys cannot start with aliyun or acs:`);
+        if (typeof v !== 'string' || /^(aliyun|acs:|aws:)/i.test(k))
+          fail(`tags.${k}: a string, and keys cannot start with aliyun, acs: or aws:`);
     }
     const days = params.retentionDays;
     if (days !== undefined && (!Number.isInteger(days) || (days as number) < 1 || (days as number) > 65536))
