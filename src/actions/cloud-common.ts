@@ -146,3 +146,21 @@ export async function call<T>(name: string, fn: () => Promise<T>): Promise<T> {
     throw cloudError(name, err);
   }
 }
+
+/**
+ * What this step's earlier attempts recorded (their `output`), oldest first: a retry reads it to
+ * learn what the cloud already accepted, for calls that take no idempotency token.
+ */
+export async function earlierOutputs(ctx: ActionContext): Promise<Record<string, unknown>[]> {
+  if (ctx.attempt <= 1) return [];
+  try {
+    const steps = await ctx.store.listSteps({ eventKey: ctx.event.key, limit: 1000 });
+    const step = steps.find((s) => s.idempotencyKey === ctx.idempotencyKey);
+    if (!step) return [];
+    return (await ctx.store.attemptsOf(step.id))
+      .map((a) => a.output)
+      .filter((o): o is Record<string, unknown> => !!o && typeof o === 'object');
+  } catch {
+    return [];
+  }
+}

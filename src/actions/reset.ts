@@ -2,9 +2,10 @@
 // nightly timer did, through Tencent's official per-product SDK (tencentcloud-sdk-nodejs-cvm):
 // ResetInstance with the same image unless `imageId` says otherwise, then optionally
 // DescribeInstances until LatestOperationState is SUCCESS. Usable from any rule: event-driven
-// now, from a cron trigger once that exists. A failure carries the cloud's error code and is
-// retryable only when the code says trying again can help (RequestLimitExceeded, InternalError,
-// an operation in progress), never for AuthFailure.* or InvalidInstanceId.*.
+// now, from a cron trigger once that exists. A retry never reinstalls twice (see run()). A
+// failure carries the cloud's error code and is retryable only when the code says trying again
+// can help (RequestLimitExceeded, InternalError, an operation in progress), never for
+// AuthFailure.* or InvalidInstanceId.*.
 // Providers: tencent.
 import http from 'node:http';
 import https from 'node:https';
@@ -19,6 +20,7 @@ import {
   checkEndpoint,
   checkInstanceFields,
   cloudCredentials,
+  earlierOutputs,
   instanceIdFor,
   isBareHost,
   retryableCode,
@@ -172,10 +174,16 @@ export const resetAction: Action = {
     };
     try {
       const cvm = cvmClient(params, region);
-      // A retry may follow a call that reached the cloud but whose answer was lost: a reinstall
-      // already running is that one, not a reason to start another.
-      const before = ctx.attempt > 1 ? await latestOperation(cvm, instanceId) : undefined;
-      if (before?.operation === 'ResetInstance' && before.state === 'OPERATING') {
+      // ResetInstance takes no client token. A retry first reads what earlier attempts recorded:
+      // one whose ResetInstance was accepted (it failed later, e.g. while waiting) is not repeated.
+      // Without such a record, a reinstall still running is taken as an earlier call whose answer
+      // was lost, not a reason to start another.
+      const accepted = (await earlierOutputs(ctx)).find((o) => typeof o.requestId === 'string');
+      const before = ctx.attempt > 1 && !accepted ? await latestOperation(cvm, instanceId) : undefined;
+      if (accepted) {
+        output.requestId = accepted.requestId;
+        output.resumed = true;
+      } else if (before?.operation === 'ResetInstance' && before.state === 'OPERATING') {
         output.requestId = before.requestId;
         output.resumed = true;
       } else {

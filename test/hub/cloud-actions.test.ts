@@ -278,6 +278,24 @@ describe('Tencent: a rule → ResetInstance', () => {
     });
   });
 
+  it('a retry after an accepted ResetInstance (the wait failed) does not reinstall again', async () => {
+    await t.control('PATCH', '/config', { timeScale: 1000 });
+    await t.control('PUT', '/cloud/faults', [
+      { api: 'cvm', action: 'DescribeInstances', kind: 'throttle', count: 1 },
+    ]);
+    const { key } = await setup({ wait: true, pollInterval: '50ms' });
+    const step = await finished(key);
+    expect(step.status).toBe('succeeded');
+    expect(step.attempts[0]).toMatchObject({ retryable: true, output: { code: 'RequestLimitExceeded' } });
+    const all = await resets();
+    expect(all).toHaveLength(1);
+    expect(step.attempts[1].output).toMatchObject({
+      resumed: true,
+      requestId: all[0].requestId,
+      state: 'SUCCESS',
+    });
+  });
+
   it('a forged key fails for good with AuthFailure.SignatureFailure; nothing is reinstalled', async () => {
     process.env.TENCENTCLOUD_SECRET_KEY = 'forged-secret-key';
     const { key } = await setup();
