@@ -1,7 +1,9 @@
 // snapshot and reset at load time and in their pure parts: a bad `with:` fails naming the field,
 // inline secrets are refused, snapshot names keep to ECS's rules, the ClientToken is stable per
 // step and disk, and the instance id comes from the right place.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import type { ActionContext } from '../../src/actions/action.js';
 import { instanceIdFor, retryableCode } from '../../src/actions/cloud-common.js';
 import { resetAction } from '../../src/actions/reset.js';
@@ -125,5 +127,18 @@ describe('instance ids and error codes', () => {
       expect(retryableCode(code, 400), code).toBe(false);
     expect(retryableCode(undefined, 503)).toBe(true);
     expect(retryableCode(undefined)).toBe(true); // no answer at all
+  });
+});
+
+describe('examples/tencent-nightly-reimage', () => {
+  // The whole file loads only once the cron trigger exists; its reset step is checked already.
+  it('has a cron rule whose reset step validates', () => {
+    const doc = parseYaml(readFileSync('examples/tencent-nightly-reimage/hub.yaml', 'utf8')) as {
+      rules: { on: unknown; steps: { action: string; with: Record<string, unknown> }[] }[];
+    };
+    const [rule] = doc.rules;
+    expect(rule!.on).toEqual({ schedule: '0 3 * * *', timezone: 'Asia/Shanghai' });
+    expect(rule!.steps[0]!.action).toBe('reset');
+    resetAction.validate(rule!.steps[0]!.with);
   });
 });
