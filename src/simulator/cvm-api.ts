@@ -74,9 +74,13 @@ function describeInstances(inv: CloudInventory, b: Record<string, unknown>, regi
   const ids = b.InstanceIds;
   if (ids !== undefined && (!Array.isArray(ids) || ids.length > 100))
     throw new CvmError('InvalidParameterValue', 'InstanceIds must be a list of at most 100 ids.');
-  const vms = ids
-    ? (ids as unknown[]).map((id) => instanceOf(inv, id, region))
-    : inv.cvmInstances().filter((vm) => simRegion(vm) === region);
+  // A malformed id is an error; a well-formed unknown one is simply not in the answer.
+  for (const id of (ids as unknown[] | undefined) ?? [])
+    if (typeof id !== 'string' || !INSTANCE_ID.test(id))
+      throw new CvmError('InvalidInstanceId.Malformed', `The instance ID \`${String(id)}\` is malformed.`);
+  const vms = inv
+    .cvmInstances()
+    .filter((vm) => simRegion(vm) === region && (!ids || (ids as string[]).includes(tencentInstanceId(vm))));
   return {
     TotalCount: vms.length,
     InstanceSet: vms.map((vm) => {

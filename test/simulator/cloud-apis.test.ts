@@ -238,6 +238,10 @@ describe('CVM API', () => {
     expect((await caught(cvm().ResetInstance({ InstanceId: 'vm-1' }))).code).toBe(
       'InvalidInstanceId.Malformed',
     );
+    expect(await cvm().DescribeInstances({ InstanceIds: ['ins-00000000'] })).toMatchObject({
+      TotalCount: 0,
+      InstanceSet: [],
+    });
     await t.control('PUT', '/cloud/faults', [
       { api: 'cvm', kind: 'throttle', count: 1 },
       { api: 'cvm', kind: 'unavailable', count: 1 },
