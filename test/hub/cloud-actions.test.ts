@@ -6,6 +6,8 @@
 //   a forged key fails for good with the cloud's code, throttling is retried.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadHubConfig } from '../../src/hub/config.js';
 import type { RuleT } from '../../src/hub/rules.js';
@@ -227,8 +229,21 @@ describe('AWS: a Health scheduled reboot → snapshot of every volume before it'
 });
 
 describe('Tencent: a rule → ResetInstance', () => {
+  // Everything the hub logs, at debug, to check no key ever reaches it.
+  let logged = '';
+  const log = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk, _enc, done) {
+        logged += String(chunk);
+        done();
+      },
+    }),
+  );
   async function setup(withExtra: Record<string, unknown> = {}) {
+    logged = '';
     h = await startHub({
+      log,
       rules: [
         {
           name: 'reimage',
@@ -276,6 +291,8 @@ describe('Tencent: a rule → ResetInstance', () => {
       requestId: r.requestId,
       state: 'SUCCESS',
     });
+    expect(logged).toContain('ResetInstance accepted');
+    expect(logged).not.toContain(SIM_CLOUD_KEYS.cvm.secret);
   });
 
   it('a retry after an accepted ResetInstance (the wait failed) does not reinstall again', async () => {
@@ -308,6 +325,8 @@ describe('Tencent: a rule → ResetInstance', () => {
       output: { code: 'AuthFailure.SignatureFailure' },
     });
     expect(JSON.stringify(step)).not.toContain('forged-secret-key');
+    expect(logged).toContain('AuthFailure.SignatureFailure');
+    expect(logged).not.toContain('forged-secret-key');
     expect(await resets()).toEqual([]);
   });
 
