@@ -6,6 +6,8 @@ import { httpLbAction } from './http-lb.js';
 import { commandAction } from './command.js';
 import { createEmailAction } from './email.js';
 import { logAction } from './log.js';
+import { resetAction } from './reset.js';
+import { snapshotAction } from './snapshot.js';
 import { createSyslogAction } from './syslog.js';
 import { webhookAction } from './webhook.js';
 
@@ -21,6 +23,8 @@ export function defaultActions(): Map<string, Action> {
       commandAction,
       haproxyAction,
       httpLbAction,
+      snapshotAction,
+      resetAction,
     ].map((a) => [a.kind, a]),
   );
 }

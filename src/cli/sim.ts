@@ -176,7 +176,8 @@ function serveCommand(): Command {
       const scenario = sim.player.status();
       process.stderr.write(
         `forewarn simulator on ${url}: ${vms.length} VMs, time x${sim.controller.timeScale}` +
-          `${scenario ? `, scenario '${scenario.name}'` : ''}\n  control API: ${url}/sim (OpenAPI at ${url}/sim/openapi.json)${example}\n` +
+          `${scenario ? `, scenario '${scenario.name}'` : ''}\n  control API: ${url}/sim (OpenAPI at ${url}/sim/openapi.json)` +
+          `\n  cloud APIs (ECS, EC2, CVM): endpoint ${url}${example}\n` +
           warnings.map((w) => `  warning: ${w}\n`).join(''),
       );
       const stop = async () => {

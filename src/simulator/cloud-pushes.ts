@@ -17,6 +17,8 @@ export interface PushTarget {
   url: string;
   /** Sent as X-Forewarn-Push-Secret; never shown by the control API. */
   secret: string;
+  /** Alibaba: push the older CloudMonitor format, as the original Function Compute handler read it. */
+  legacy?: boolean;
 }
 
 export interface PushRecord {
@@ -46,6 +48,20 @@ const HEALTH_CODES: Record<string, string> = {
   'instance-stop': 'AWS_EC2_INSTANCE_STOP_SCHEDULED',
 };
 
+/**
+ * The older CloudMonitor shape (metadata-apis.md §4.2, "legacy variant"): a top-level `status`, the
+ * instance as `content.ecsInstanceId` / `ecsInstanceName`, no `ver`, `id`, `userId` or `eventTime`.
+ */
+function legacyAlibaba(body: unknown): unknown {
+  const { ver: _v, id: _i, userId: _u, eventTime: _t, content, ...rest } = body as Record<string, unknown>;
+  const { instanceId, eventStatus, publishTime: _p, ...c } = content as Record<string, string>;
+  return {
+    ...rest,
+    status: eventStatus,
+    content: { ...c, ecsInstanceId: instanceId, ecsInstanceName: rest.instanceName },
+  };
+}
+
 export class CloudPusher {
   private targets: Partial<Record<PushFormat, PushTarget>> = {};
   private records: PushRecord[] = [];
@@ -68,7 +84,12 @@ export class CloudPusher {
   /** Targets without their secrets, and the log, newest last. */
   view() {
     return {
-      targets: Object.fromEntries(Object.entries(this.targets).map(([f, t]) => [f, { url: t.url }])),
+      targets: Object.fromEntries(
+        Object.entries(this.targets).map(([f, t]) => [
+          f,
+          { url: t.url, ...(t.legacy ? { legacy: true } : {}) },
+        ]),
+      ),
       pushes: [...this.records],
     };
   }
@@ -91,7 +112,8 @@ export class CloudPusher {
     this.pushed.set(a.eventId, a.status);
     const target = this.targets[message.format];
     if (!target) return;
-    const p = this.send(message.format, target, a.eventId, message.kind, message.body).finally(() =>
+    const body = message.format === 'alibaba' && target.legacy ? legacyAlibaba(message.body) : message.body;
+    const p = this.send(message.format, target, a.eventId, message.kind, body).finally(() =>
       this.inFlight.delete(p),
     );
     this.inFlight.add(p);

@@ -6,6 +6,7 @@ import { toIso } from '../core/time.js';
 import { scheduledEventsVersion } from './azure-versions.js';
 import { renderScheduledEvents } from './azure-documents.js';
 import type { Activity, ActivityStatus } from './controller.js';
+import type { CloudInventory } from './cloud-inventory.js';
 import type { CloudMetadataContext } from './cloud-metadata.js';
 import { PUSH_FORMATS, type CloudPusher } from './cloud-pushes.js';
 import { SimError } from './fleet.js';
@@ -25,6 +26,7 @@ import {
 export interface ControlContext extends CloudMetadataContext {
   player: ScenarioPlayer;
   pusher: CloudPusher;
+  cloud: CloudInventory;
 }
 
 /** An activity as the control API shows it: ISO times, the expected end. */
@@ -300,6 +302,7 @@ export function controlRoutes(ctx: ControlContext) {
         ctx.enabled.clear();
         ctx.tokens.revoke();
         ctx.pusher.reset();
+        ctx.cloud.reset();
         ctx.log.clear();
         return { ok: true, vms: c.fleet.list().length };
       },

@@ -152,6 +152,12 @@ const PushTarget = Type.Object(
       description: "e.g. a hub's /api/v1/push/alibaba",
     }),
     secret: Type.String({ minLength: 16, maxLength: 512, description: 'sent as X-Forewarn-Push-Secret' }),
+    legacy: Type.Optional(
+      Type.Boolean({
+        description:
+          'alibaba only: the older CloudMonitor format (top-level status, content.ecsInstanceId / ecsInstanceName)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -7,6 +7,8 @@ import { parseDuration } from '../core/time.js';
 import { installJsonErrors, reasonOf } from '../http/errors.js';
 import { azureMetadataRoutes } from './azure-metadata.js';
 import { cloudMetadataRoutes, type CloudMetadataContext } from './cloud-metadata.js';
+import { cloudApiRoutes, cloudControlRoutes } from './cloud-apis.js';
+import { CloudInventory, type CloudApi, type CloudKey } from './cloud-inventory.js';
 import { CloudPusher } from './cloud-pushes.js';
 import { TokenStore } from './imds-tokens.js';
 import { controlRoutes, type ControlContext } from './control-api.js';
@@ -31,6 +33,8 @@ export interface SimulatorOptions {
   logger?: boolean | LoggerOptions;
   now?: () => number;
   random?: () => number;
+  /** Access keys the ECS and CVM APIs accept; default SIM_CLOUD_KEYS. */
+  cloudKeys?: Partial<Record<CloudApi, CloudKey[]>>;
 }
 
 export interface Simulator {
@@ -39,6 +43,8 @@ export interface Simulator {
   faults: FaultInjector;
   player: ScenarioPlayer;
   context: ControlContext;
+  /** Disks, snapshots, reinstalls and faults of the simulated control-plane APIs. */
+  cloud: CloudInventory;
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -66,7 +72,8 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   };
   const player = new ScenarioPlayer(controller, faults);
   const pusher = new CloudPusher(controller);
-  const context: ControlContext = Object.assign(metadata, { player, pusher });
+  const cloud = new CloudInventory(controller, options.cloudKeys);
+  const context: ControlContext = Object.assign(metadata, { player, pusher, cloud });
 
   const app = Fastify({
     logger: options.logger ?? false,
@@ -104,6 +111,8 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   await app.register(cloudMetadataRoutes(metadata));
   await app.register(cloudMetadataRoutes(metadata), { prefix: '/vm/:vm' });
   await app.register(controlRoutes(context), { prefix: '/sim' });
+  await app.register(cloudControlRoutes(cloud), { prefix: '/sim' });
+  await app.register(cloudApiRoutes(cloud));
   app.get('/sim/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.addHook('preClose', async () => {
     closing.abort();
@@ -124,6 +133,7 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
     faults,
     player,
     context,
+    cloud,
     async listen(port = 0, host = '127.0.0.1') {
       await app.listen({ port, host });
       const address = app.server.address();

@@ -1,0 +1,284 @@
+// `snapshot`: snapshot every disk of the event's instance (metadata-apis.md §4.4), as the original
+// Function Compute handler did after an ECS failure reboot, through the official Alibaba SDK:
+// DescribeDisks for the instance (all pages), then CreateSnapshot per disk, named
+// `<prefix>-<eventId>-<diskId>`, tagged forewarn:event and forewarn:rule. The ClientToken is
+// derived from the step's idempotency key and the disk, so a retry after a partial failure gets
+// the same snapshot back from ECS instead of a second one. Optionally waits (DescribeSnapshots)
+// until every snapshot is accomplished. The snapshot ids are the step's output.
+// Providers: alibaba. (AWS and Azure are not built yet; validate() says so.)
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import EcsModule, * as $Ecs from '@alicloud/ecs20140526';
+import * as $Core from '@alicloud/openapi-core';
+import { parseDuration } from '../core/time.js';
+import type { Action, ActionContext, ActionResult } from './action.js';
+import { ActionConfigError } from './action.js';
+import {
+  call,
+  checkCredentials,
+  checkEndpoint,
+  checkInstanceFields,
+  CloudCallError,
+  cloudCredentials,
+  cloudError,
+  instanceIdFor,
+} from './cloud-common.js';
+import { snapshotOnAws } from './snapshot-aws.js';
+
+// The package is CommonJS with its client as `exports.default`: Node's ESM import gives the
+// exports object, bundlers' interop (vitest) the client itself.
+type EcsClass = typeof EcsModule.default;
+export const EcsClient: EcsClass =
+  typeof (EcsModule as { default?: unknown }).default === 'function'
+    ? EcsModule.default
+    : (EcsModule as unknown as EcsClass);
+
+const FIELDS = new Set([
+  'provider',
+  'region',
+  'endpoint',
+  'credentials',
+  'instanceId',
+  'instances',
+  'prefix',
+  'diskType',
+  'tags',
+  'retentionDays',
+  'wait',
+  'pollInterval',
+]);
+const ECS_INSTANCE = /^i-[0-9a-z]+$/;
+const AWS_INSTANCE = /^i-[0-9a-f]{8,17}$/;
+const PREFIX = /^[A-Za-z][A-Za-z0-9:_-]{0,39}$/;
+const REGION = /^[a-z]{2}-[a-z0-9-]+$/;
+
+function fail(msg: string): never {
+  throw new ActionConfigError(`snapshot: ${msg}`);
+}
+
+/** `<prefix>-<eventId>-<diskId>`, kept within ECS's SnapshotName rules (letters, digits, `:_-`, ≤128). */
+export function snapshotName(prefix: string, eventId: string, diskId: string): string {
+  const clean = (s: string) => s.replace(/[^A-Za-z0-9:_-]+/g, '-');
+  const tail = `-${clean(diskId)}`;
+  return `${prefix}-${clean(eventId)}`.slice(0, 128 - tail.length) + tail;
+}
+
+/** ≤64 ASCII chars, the same for every attempt of this step on this disk. */
+export function clientToken(idempotencyKey: string, diskId: string): string {
+  return createHash('sha256').update(`${idempotencyKey}/${diskId}`).digest('hex').slice(0, 40);
+}
+
+interface Made {
+  diskId: string;
+  diskType: string;
+  snapshotId: string;
+  name: string;
+  status?: string;
+}
+
+function ecsClient(params: Record<string, unknown>, region: string, timeoutMs: number) {
+  const key = cloudCredentials('alibaba', params.credentials);
+  const config = new $Core.$OpenApiUtil.Config({
+    accessKeyId: key.id,
+    accessKeySecret: key.secret,
+    regionId: region,
+    readTimeout: timeoutMs,
+    connectTimeout: Math.min(timeoutMs, 10_000),
+  });
+  if (typeof params.endpoint === 'string') {
+    const url = new URL(params.endpoint);
+    config.endpoint = url.host;
+    config.protocol = url.protocol.replace(':', '');
+  }
+  return new EcsClient(config);
+}
+
+type Ecs = InstanceType<typeof EcsClient>;
+
+async function instanceDisks(ecs: Ecs, region: string, instanceId: string, diskType: string) {
+  const disks: { diskId: string; type: string }[] = [];
+  for (let page = 1; page <= 100; page++) {
+    const res = await call('DescribeDisks', () =>
+      ecs.describeDisks(
+        new $Ecs.DescribeDisksRequest({
+          regionId: region,
+          instanceId,
+          diskType,
+          pageNumber: page,
+          pageSize: 100,
+        }),
+      ),
+    );
+    const list = res.body?.disks?.disk ?? [];
+    for (const d of list) if (d.diskId) disks.push({ diskId: d.diskId, type: d.type ?? '' });
+    if (list.length === 0 || disks.length >= (res.body?.totalCount ?? 0)) break;
+  }
+  // System disk first: the one to restore from when the reboot was the disk's fault.
+  return disks.sort((a, b) => (a.type === b.type ? 0 : a.type === 'system' ? -1 : 1));
+}
+
+async function waitForSnapshots(
+  ecs: Ecs,
+  ctx: ActionContext,
+  region: string,
+  made: Made[],
+  intervalMs: number,
+) {
+  const ids = made.map((m) => m.snapshotId);
+  for (;;) {
+    const res = await call('DescribeSnapshots', () =>
+      ecs.describeSnapshots(
+        new $Ecs.DescribeSnapshotsRequest({
+          regionId: region,
+          snapshotIds: JSON.stringify(ids),
+          pageSize: 100,
+        }),
+      ),
+    );
+    const status = new Map((res.body?.snapshots?.snapshot ?? []).map((s) => [s.snapshotId, s.status]));
+    for (const m of made) m.status = status.get(m.snapshotId) ?? m.status;
+    if (made.some((m) => m.status === 'failed'))
+      throw new CloudCallError('DescribeSnapshots: a snapshot failed', false, 'SnapshotFailed');
+    if (made.every((m) => m.status === 'accomplished')) return;
+    await sleep(intervalMs, undefined, { signal: ctx.signal }).catch(() => {});
+    if (ctx.signal.aborted) throw new CloudCallError('gave up waiting for the snapshots to complete', true);
+  }
+}
+
+/** Alibaba ECS: DescribeDisks, then CreateSnapshot per disk with a ClientToken; throws CloudCallError. */
+async function snapshotOnAlibaba(
+  ctx: ActionContext,
+  params: Record<string, unknown>,
+  target: { instanceId: string; region: string; prefix: string },
+  made: Made[],
+): Promise<void> {
+  const { instanceId, region, prefix } = target;
+  const ecs = ecsClient(params, region, 30_000);
+  const disks = await instanceDisks(
+    ecs,
+    region,
+    instanceId,
+    (params.diskType as string | undefined) ?? 'all',
+  );
+  if (disks.length === 0)
+    throw new CloudCallError(`DescribeDisks: ${instanceId} has no disks in ${region}`, false);
+  const tags = {
+    ...((params.tags as Record<string, string> | undefined) ?? {}),
+    'forewarn:event': ctx.event.eventId,
+    'forewarn:rule': ctx.rule,
+  };
+  for (const disk of disks) {
+    const name = snapshotName(prefix, ctx.event.eventId, disk.diskId);
+    const res = await call('CreateSnapshot', () =>
+      ecs.createSnapshot(
+        new $Ecs.CreateSnapshotRequest({
+          diskId: disk.diskId,
+          snapshotName: name,
+          description: `forewarn: ${ctx.event.type} event ${ctx.event.eventId}, rule ${ctx.rule}`.slice(
+            0,
+            256,
+          ),
+          retentionDays: params.retentionDays as number | undefined,
+          clientToken: clientToken(ctx.idempotencyKey, disk.diskId),
+          tag: Object.entries(tags).map(([key, value]) => new $Ecs.CreateSnapshotRequestTag({ key, value })),
+        }),
+      ),
+    );
+    const snapshotId = res.body?.snapshotId;
+    if (!snapshotId) throw new CloudCallError('CreateSnapshot: the answer has no SnapshotId', true);
+    made.push({ diskId: disk.diskId, diskType: disk.type, snapshotId, name });
+    ctx.log.info({ instanceId, diskId: disk.diskId, snapshotId }, 'snapshot created');
+  }
+  if (params.wait === true) {
+    const interval = parseDuration((params.pollInterval as string | undefined) ?? '5s');
+    await waitForSnapshots(ecs, ctx, region, made, interval);
+  }
+}
+
+export const snapshotAction: Action = {
+  kind: 'snapshot',
+  validate(params) {
+    for (const k of Object.keys(params)) if (!FIELDS.has(k)) fail(`unknown field ${k}`);
+    const provider = params.provider ?? 'alibaba';
+    if (provider === 'azure') fail('provider azure is not supported yet (alibaba and aws)');
+    if (provider !== 'alibaba' && provider !== 'aws')
+      fail(`provider must be alibaba or aws, not ${JSON.stringify(provider)}`);
+    if (params.region !== undefined && (typeof params.region !== 'string' || !REGION.test(params.region)))
+      fail('region: a region id such as cn-hangzhou or us-east-1');
+    if (provider === 'aws') {
+      if (params.diskType === 'system')
+        fail('diskType: all or data on aws (CreateSnapshots can only leave out the boot volume)');
+      if (params.retentionDays !== undefined) fail('retentionDays: not for aws (use a lifecycle policy)');
+    }
+    checkEndpoint(params.endpoint, 'snapshot.endpoint');
+    checkCredentials(params.credentials, 'snapshot.credentials');
+    checkInstanceFields(params, 'snapshot');
+    if (params.prefix !== undefined && (typeof params.prefix !== 'string' || !PREFIX.test(params.prefix)))
+      fail('prefix: 1–40 characters, starting with a letter, then letters, digits, ":", "_" or "-"');
+    if (typeof params.prefix === 'string' && /^(auto|http)/i.test(params.prefix))
+      fail('prefix: ECS refuses snapshot names starting with "auto" or "http"');
+    if (params.diskType !== undefined && !['all', 'system', 'data'].includes(params.diskType as string))
+      fail('diskType: all, system or data');
+    if (params.tags !== undefined) {
+      const t = params.tags as Record<string, unknown>;
+      if (!t || typeof t !== 'object' || Array.isArray(t)) fail('tags: a map of tag keys to values');
+      if (Object.keys(t).length > 18)
+        fail('tags: at most 18 (ECS allows 20, two are forewarn:event and forewarn:rule)');
+      for (const [k, v] of Object.entries(t))
+        if (typeof v !== 'string' || /^(aliyun|acs:|aws:)/i.test(k))
+          fail(`tags.${k}: a string, and keys cannot start with aliyun, acs: or aws:`);
+    }
+    const days = params.retentionDays;
+    if (days !== undefined && (!Number.isInteger(days) || (days as number) < 1 || (days as number) > 65536))
+      fail('retentionDays: an integer from 1 to 65536');
+    if (params.wait !== undefined && typeof params.wait !== 'boolean') fail('wait: true or false');
+    if (params.pollInterval !== undefined)
+      try {
+        parseDuration(params.pollInterval as string);
+      } catch (err) {
+        fail(`pollInterval: ${(err as Error).message}`);
+      }
+  },
+
+  async run(ctx, params): Promise<ActionResult> {
+    const provider = (params.provider as string | undefined) ?? 'alibaba';
+    const pattern = provider === 'aws' ? AWS_INSTANCE : ECS_INSTANCE;
+    const instanceId = instanceIdFor(ctx, params, pattern);
+    if (!instanceId || !pattern.test(instanceId))
+      return {
+        ok: false,
+        retryable: false,
+        detail: `snapshot: no ${provider === 'aws' ? 'EC2' : 'ECS'} instance id (i-…) for VM ${ctx.vm}: set instanceId or instances`,
+      };
+    // A CloudMonitor notification carries regionId, an EventBridge event region.
+    const raw = ctx.event.raw as { regionId?: unknown; region?: unknown } | undefined;
+    const fromEvent = provider === 'aws' ? raw?.region : raw?.regionId;
+    const region =
+      (params.region as string | undefined) ?? (typeof fromEvent === 'string' ? fromEvent : undefined);
+    if (!region) return { ok: false, retryable: false, detail: 'snapshot: no region: set region' };
+    const target = { instanceId, region, prefix: (params.prefix as string | undefined) ?? 'forewarn' };
+    const made: Made[] = [];
+    const output = () => ({ provider, region, instanceId, snapshots: made });
+    try {
+      if (provider === 'aws') await snapshotOnAws(ctx, params, target, made);
+      else await snapshotOnAlibaba(ctx, params, target, made);
+    } catch (err) {
+      if (err instanceof ActionConfigError)
+        return { ok: false, retryable: false, detail: err.message, output: output() };
+      const e = err instanceof CloudCallError ? err : cloudError('snapshot', err);
+      return {
+        ok: false,
+        retryable: e.retryable,
+        detail: e.message,
+        ...(e.retryAfterMs ? { retryAfterMs: e.retryAfterMs } : {}),
+        output: { ...output(), ...(e.code ? { code: e.code } : {}) },
+      };
+    }
+    const waited = params.wait === true ? ', all complete' : '';
+    return {
+      ok: true,
+      detail: `${made.length} snapshot${made.length === 1 ? '' : 's'} of ${instanceId}: ${made.map((m) => m.snapshotId).join(', ')}${waited}`,
+      output: output(),
+    };
+  },
+};
