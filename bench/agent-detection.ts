@@ -13,7 +13,7 @@
 // same shape, in the same run, gives the round trip.
 //
 // Knobs (env): BENCH_DETECT_INTERVALS_MS (500,1000,2000,5000), BENCH_DETECT_SECONDS (burst length
-// per row: 60, quick 3), BENCH_EVENTS (most events per row: 200), BENCH_SEED,
+// per row: 60, quick 3), BENCH_DETECT_EVENTS (most events per row: 200), BENCH_SEED,
 // BENCH_AGENT_ENTRY (default dist/cli/main.js, rebuilt when older than src/; `tsx` runs the source).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -30,7 +30,7 @@ import { lineChart } from './lib/svg.js';
 const EVENT_TYPES = ['Reboot', 'Redeploy', 'Freeze'] as const;
 const INTERVALS = envNumbers('BENCH_DETECT_INTERVALS_MS', [500, 1000, 2000, 5000]);
 const BURST_S = envNumber('BENCH_DETECT_SECONDS', sized(60, 3));
-const MAX_EVENTS = envNumber('BENCH_EVENTS', 200);
+const MAX_EVENTS = envNumber('BENCH_DETECT_EVENTS', 200);
 const MIN_EVENTS = sized(30, 3);
 const WARMUP_EVENTS = sized(3, 0);
 const SEED = envNumber('BENCH_SEED', 20240611);

@@ -2,7 +2,7 @@
 // and 3 replicas on one PostgreSQL schema, side by side in one run (issue #8 acceptance).
 //
 // Each configuration: fresh store (temp SQLite file / fresh schema), N hub child processes started
-// from the CLI with one rule (a webhook step on every `scheduled` reboot), and from this process a
+// from the compiled CLI (bench/lib/hub-child.ts; BENCH_HUB_ENTRY=tsx for the source) with one rule (a webhook step on every `scheduled` reboot), and from this process a
 // wave: BENCH_REPLICAS_VMS agents (default 50) each POST one batch of BENCH_REPLICAS_EVENTS_PER_VM
 // (default 100) scheduled transitions at once, VM i to replica i mod N (as a load balancer would
 // spread them). This process is also the webhook receiver, so "accepted → webhook" is one clock.
@@ -12,6 +12,7 @@
 //
 // Knobs (env): BENCH_REPLICAS_VMS, BENCH_REPLICAS_EVENTS_PER_VM, BENCH_REPLICAS_DEADLINE_S (120),
 // BENCH_REPLICAS_SETS (e.g. "sqlite:1,postgres:1,postgres:3"), FOREWARN_TEST_PG_URL.
+// Quick (--quick): 10 × 20 events, sets sqlite:1 and postgres:2.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,19 +22,22 @@ import { Agent, request } from 'undici';
 import { deriveAgentToken } from '../src/hub/auth.js';
 import { idempotencyKey } from '../src/hub/planner.js';
 import { eventKey } from '../src/store/store.js';
-import { startHubProcess, type HubProcess } from '../test/helpers/hub-process.js';
+import type { HubProcess } from '../test/helpers/hub-process.js';
 import { dropSchema, PG_URL, postgresMissing, uniqueSchema } from '../test/helpers/postgres.js';
 import { BATCH_CONTENT_TYPE, VmBatcher, eventIdOf, vmName } from './lib/ce-batch.js';
+import { startHubChild } from './lib/hub-child.js';
 import { loadAverage, machineCpu } from './lib/machine.js';
 import { clockTicksPerSecond, sampleProc } from './lib/proc.js';
 import type { Benchmark, BenchReport, BenchRow } from './lib/report.js';
 import { ms, summarize, wallNow, type Summary } from './lib/stats.js';
-import { envNumber } from './lib/env.js';
+import { envNumber, sized } from './lib/env.js';
 
-const VMS = envNumber('BENCH_REPLICAS_VMS', 50);
-const PER_VM = envNumber('BENCH_REPLICAS_EVENTS_PER_VM', 100);
+const VMS = envNumber('BENCH_REPLICAS_VMS', sized(50, 10));
+const PER_VM = envNumber('BENCH_REPLICAS_EVENTS_PER_VM', sized(100, 20));
 const DEADLINE_S = envNumber('BENCH_REPLICAS_DEADLINE_S', 120);
-const SETS = (process.env.BENCH_REPLICAS_SETS ?? 'sqlite:1,postgres:1,postgres:2,postgres:3')
+const SETS = (
+  process.env.BENCH_REPLICAS_SETS ?? sized('sqlite:1,postgres:1,postgres:2,postgres:3', 'sqlite:1,postgres:2')
+)
   .split(',')
   .map((s) => {
     const [kind, n] = s.split(':');
@@ -107,9 +111,7 @@ async function runSet(kind: 'sqlite' | 'postgres', replicas: number, log: (m: st
   const dispatcher = new Agent({ connections: VMS, keepAliveTimeout: 30_000 });
   try {
     for (let i = 0; i < replicas; i++)
-      hubs.push(
-        await startHubProcess({ config, env: { FOREWARN_AGENT_SECRET: AGENT_SECRET }, timeoutMs: 60_000 }),
-      );
+      hubs.push(await startHubChild({ config, env: { FOREWARN_AGENT_SECRET: AGENT_SECRET } }, log));
     log(`${label}: ${hubs.length} hub(s) up; wave of ${k(VMS * PER_VM)} events`);
     const runTag = (Date.now() & 0x7fffffff) >>> 0;
     const notBefore = new Date(Date.now() + 3_600_000).toISOString();

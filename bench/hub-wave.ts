@@ -27,7 +27,7 @@ const RULES = envNumber('BENCH_WAVE_RULES', 3);
 const CONCURRENCY = process.env.BENCH_WAVE_CONCURRENCY ? envNumber('BENCH_WAVE_CONCURRENCY', 16) : undefined;
 const WHATIF = parseWhatIfs(process.env.BENCH_WHATIF);
 const CPU_PROF_DIR = process.env.BENCH_WAVE_CPU_PROF;
-const BASELINE_POSTS = sized(10_000, 1_000);
+const BASELINE_POSTS = sized(10_000, 300);
 /** Long enough for the hub to deliver at ~500 webhooks/s per rule-event on a busy 2-core machine. */
 const deadlineS = (n: number) => envNumber('BENCH_WAVE_DEADLINE_S', Math.round(30 + n / 500));
 

@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { QUICK } from './lib/env.js';
 import { describeMachine } from './lib/machine.js';
 import { isDocsDir, writeIndex, writeResult } from './lib/publish.js';
-import { formatTable, type Benchmark, type BenchRow } from './lib/report.js';
+import { BenchSkipped, formatTable, type Benchmark, type BenchRow } from './lib/report.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repo = resolve(here, '..');
@@ -30,7 +30,7 @@ const files = readdirSync(here)
   .sort();
 
 const t0 = Date.now();
-const summary: { name: string; seconds: number; rows: BenchRow[]; error?: string }[] = [];
+const summary: { name: string; seconds: number; rows: BenchRow[]; error?: string; skipped?: string }[] = [];
 for (const file of files) {
   const mod = (await import(pathToFileURL(join(here, file)).href)) as { benchmark?: Benchmark };
   const b = mod.benchmark;
@@ -48,6 +48,11 @@ for (const file of files) {
     console.log(`\nwrote ${written.map((w) => relative(repo, w)).join(', ')} (${seconds()} s)`);
     summary.push({ name: report.name, seconds: seconds(), rows: report.rows });
   } catch (err) {
+    if (err instanceof BenchSkipped) {
+      console.log(`   skipped: ${err.message}`);
+      summary.push({ name: b.name, seconds: seconds(), rows: [], skipped: err.message });
+      continue;
+    }
     console.error(`\n${b.name} FAILED: ${(err as Error).stack ?? String(err)}`);
     summary.push({ name: b.name, seconds: seconds(), rows: [], error: (err as Error).message });
   }
@@ -64,9 +69,11 @@ if (summary.length === 0) {
     const targets = s.rows.filter((r) => r.pass !== undefined);
     const missed = targets.filter((r) => r.pass === false);
     console.log(
-      s.error
-        ? `   ${s.name.padEnd(20)} FAILED after ${s.seconds} s: ${s.error}`
-        : `   ${s.name.padEnd(20)} ${String(s.seconds).padStart(4)} s  ${targets.length - missed.length} PASS, ${missed.length} MISSED${missed.length ? ` (${missed.map((r) => r.metric).join('; ')})` : ''}`,
+      s.skipped
+        ? `   ${s.name.padEnd(20)} skipped: ${s.skipped}`
+        : s.error
+          ? `   ${s.name.padEnd(20)} FAILED after ${s.seconds} s: ${s.error}`
+          : `   ${s.name.padEnd(20)} ${String(s.seconds).padStart(4)} s  ${targets.length - missed.length} PASS, ${missed.length} MISSED${missed.length ? ` (${missed.map((r) => r.metric).join('; ')})` : ''}`,
     );
   }
   if (summary.some((s) => s.error)) process.exitCode = 1;

@@ -58,7 +58,11 @@ export async function writeResult(
   const json = join(dir, `${report.name}.json`);
   await writeFormatted(
     json,
-    JSON.stringify({ ...stored, tables: report.tables ?? [], ...report.data }, null, 2),
+    JSON.stringify(
+      { ...stored, tables: report.tables ?? [], notes: report.notes ?? [], data: report.data },
+      null,
+      2,
+    ),
   );
   written.push(json);
   for (const c of report.charts ?? []) {

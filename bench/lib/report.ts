@@ -86,3 +86,6 @@ export function rowsTable(rows: BenchRow[]): string {
     rows.map((r) => [r.metric, r.value, r.target ?? '', verdict(r)]),
   );
 }
+
+/** Thrown by a benchmark that cannot run here (e.g. no Chromium): reported as skipped, not failed. */
+export class BenchSkipped extends Error {}
