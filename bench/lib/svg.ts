@@ -78,7 +78,7 @@ function legend(names: { name: string; color: string; dashed?: boolean }[]): str
   let x = M.left;
   let y = H - 22;
   for (const n of names) {
-    const width = 34 + n.name.length * 6.8;
+    const width = 44 + n.name.length * 7;
     if (x + width > W - M.right) {
       x = M.left;
       y += 16;
@@ -134,7 +134,11 @@ export function lineChart(c: LineChart): string {
   c.series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length]!;
     const pts = s.points.filter((p) => Number.isFinite(p.y)).sort((p, q) => p.x - q.x);
-    const d = pts.map((p, j) => `${j ? 'L' : 'M'}${r1(x(p.x))} ${r1(y(p.y))}`).join(' ');
+    // A bound with one point (a one-size run) is drawn across the plot, or it would not show.
+    const d =
+      s.dashed && pts.length === 1
+        ? `M${M.left} ${r1(y(pts[0]!.y))} L${W - M.right} ${r1(y(pts[0]!.y))}`
+        : pts.map((p, j) => `${j ? 'L' : 'M'}${r1(x(p.x))} ${r1(y(p.y))}`).join(' ');
     if (d)
       body.push(
         `<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
