@@ -86,6 +86,12 @@ function report(waves: WaveResult[]): BenchReport {
         target: 'all / 0 / 0',
         pass: all && w.totals.duplicates === 0 && w.totals.unexpected === 0,
       },
+      {
+        metric: `${k(w.events)} × ${RULES}: steps succeeded in the store; publishes rejected`,
+        value: `${k(w.totals.succeeded)} of ${k(w.totals.totalSteps)}; ${w.totals.publishRejected}`,
+        target: `${k(w.expectedWebhooks)}; 0`,
+        pass: w.totals.succeeded === w.expectedWebhooks && w.totals.publishRejected === 0,
+      },
     ];
   });
   const baseline = waves.find((w) => w.baseline)?.baseline;

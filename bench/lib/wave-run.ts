@@ -370,6 +370,7 @@ export async function runWave(o: WaveOptions, log: (m: string) => void) {
         failedAttempts,
         duplicateGapsMs,
         receiverErrors: out.receiverErrors,
+        publishRejected: rejected,
         publishRejectedStatuses: rejectedStatuses,
         hubCloseMs: closeMs,
       },
