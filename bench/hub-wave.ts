@@ -73,8 +73,10 @@ function report(waves: WaveResult[]): BenchReport {
         metric: `${k(w.events)} × ${RULES}: accepted → webhook p50 / p99`,
         value: pair(lat),
         ...(w.events === TARGET_SIZE
-          ? { target: `p99 < ${P99_TARGET_MS} ms`, pass: all && lat.p99 < P99_TARGET_MS, headline: true }
+          ? { target: `p99 < ${P99_TARGET_MS} ms`, pass: all && lat.p99 < P99_TARGET_MS }
           : {}),
+        // The target size is the headline; a run without it (--quick) shows its largest wave.
+        headline: w === (waves.find((v) => v.events === TARGET_SIZE) ?? waves[waves.length - 1]),
       },
       {
         metric: `${k(w.events)} × ${RULES}: first POST → last webhook`,

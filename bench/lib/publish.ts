@@ -131,7 +131,7 @@ export async function writeIndex(dir: string, readme?: string): Promise<string[]
     '',
     '```sh',
     'npm ci',
-    'npm run build             # the agent-footprint benchmark measures the compiled agent in dist/',
+    'npm run build             # optional: the agent and hub-process benchmarks rebuild a stale dist/',
     'npm run bench             # all benchmarks, about 15 minutes; writes docs/benchmarks/',
     'npm run bench -- --quick  # every benchmark at smoke size, under a minute; writes bench/out/',
     'npm run bench -- hub-wave # one benchmark by name',
