@@ -9,6 +9,8 @@ export interface PacedResult {
   offered: number;
   ok: number;
   failed: number;
+  /** Not sent: the hub was so far behind that this many were already waiting (an agent's would time out). */
+  skipped: number;
   /** Per request, from its scheduled send time (so queueing in the client counts too). */
   latencies: number[];
   wallMs: number;
@@ -17,7 +19,11 @@ export interface PacedResult {
 export const fleetVm = (i: number) => `fleet-vm-${String(i).padStart(6, '0')}`;
 
 export class FleetLoad {
-  private readonly pool: Pool;
+  /** Heartbeats and event reports on connections of their own, as an agent's would be. */
+  private readonly heartbeats: Pool;
+  private readonly reports: Pool;
+  /** Heartbeats waiting for an answer, at most: beyond it the hub is behind and more would only queue. */
+  private readonly maxInFlight: number;
   private readonly tokens = new Map<number, string>();
   private readonly notBefore = new Date(Date.now() + 3_600_000).toISOString();
   private readonly runTag = (Date.now() & 0x7fffffff) >>> 0;
@@ -29,7 +35,10 @@ export class FleetLoad {
     readonly agents: number,
     connections: number,
   ) {
-    this.pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
+    const options = { connections, pipelining: 1, keepAliveTimeout: 60_000 };
+    this.heartbeats = new Pool(url, options);
+    this.reports = new Pool(url, options);
+    this.maxInFlight = connections * 8;
   }
 
   private token(i: number): string {
@@ -43,7 +52,7 @@ export class FleetLoad {
 
   async heartbeat(i: number): Promise<boolean> {
     const vm = fleetVm(i);
-    const res = await this.pool.request({
+    const res = await this.heartbeats.request({
       method: 'POST',
       path: `/api/v1/agents/${vm}/heartbeat`,
       headers: { 'content-type': 'application/json', authorization: this.token(i) },
@@ -55,7 +64,7 @@ export class FleetLoad {
 
   async report(i: number): Promise<boolean> {
     const b = new VmBatcher(fleetVm(i), this.notBefore);
-    const res = await this.pool.request({
+    const res = await this.reports.request({
       method: 'POST',
       path: '/api/v1/events',
       headers: { 'content-type': BATCH_CONTENT_TYPE, authorization: this.token(i) },
@@ -72,12 +81,17 @@ export class FleetLoad {
     let ok = 0;
     let failed = 0;
     let issued = 0;
+    let skipped = 0;
     const t0 = performance.now();
     while (!stop(performance.now() - t0)) {
       const due = Math.floor(((performance.now() - t0) / 1000) * ratePerS);
       for (; issued < due; issued++) {
         const scheduled = t0 + (issued / ratePerS) * 1000;
         const i = this.next++ % this.agents;
+        if (inFlight.size >= this.maxInFlight) {
+          skipped++;
+          continue;
+        }
         const p: Promise<void> = this.heartbeat(i)
           .then((good) => {
             if (good) ok++;
@@ -93,7 +107,7 @@ export class FleetLoad {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(inFlight), new Promise((r) => (timer = setTimeout(r, 30_000)))]);
     clearTimeout(timer);
-    return { offered: issued, ok, failed, latencies, wallMs: performance.now() - t0 };
+    return { offered: issued, ok, failed, skipped, latencies, wallMs: performance.now() - t0 };
   }
 
   /** One event report from each of `count` agents, `concurrency` at a time, as fast as the hub takes them. */
@@ -118,10 +132,11 @@ export class FleetLoad {
         }
       }),
     );
-    return { offered: count, ok, failed, latencies, wallMs: performance.now() - t0 };
+    return { offered: count, ok, failed, skipped: 0, latencies, wallMs: performance.now() - t0 };
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  /** Drops whatever is still queued (close() would wait for it). */
+  async close(): Promise<void> {
+    await Promise.all([this.heartbeats.destroy(), this.reports.destroy()]);
   }
 }

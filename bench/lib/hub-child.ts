@@ -1,10 +1,16 @@
 // `forewarn hub` as a child process for benchmarks: the compiled CLI (dist/cli/main.js, rebuilt
 // when older than src/, as production runs it: no tsx loader in its CPU and RSS), or the source
 // under tsx (test/helpers/hub-process.ts) when BENCH_HUB_ENTRY=tsx.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { startHubProcess, type HubProcess } from '../../test/helpers/hub-process.js';
 import { REPO, agentEntry } from './agent-child.js';
 import { waitUntil } from './agent-child.js';
+
+/** Hub children still running: killed if this process exits without stopping them (a crash, Ctrl-C). */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
 
 export async function startHubChild(
   o: { config: string; env: Record<string, string> },
@@ -25,9 +31,11 @@ export async function startHubChild(
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   let gone = false;
+  running.add(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => {
       gone = true;
+      running.delete(child);
       resolve({ code, signal });
     }),
   );
