@@ -50,6 +50,7 @@ const VMS = envNumber('BENCH_INGEST_VMS', 200);
 const TARGETS = (process.env.BENCH_INGEST_TARGETS ?? 'bare,sqlite,postgres').split(',') as TargetKind[];
 const CPU_PROF_DIR = process.env.BENCH_INGEST_CPU_PROF;
 const WHATIF = parseWhatIfs(process.env.BENCH_WHATIF);
+const NAME = WHATIF.length ? `hub-ingest-whatif-${WHATIF.join('+')}` : 'hub-ingest';
 
 const EVENTS_PER_S_TARGET = 20_000;
 const RATIO_TARGET = 0.5;
@@ -231,12 +232,13 @@ function report(
     series: series((w) => w.load.latency.p99),
   });
   return {
-    name: 'hub-ingest',
+    // A what-if run is kept apart from the published baseline.
+    name: NAME,
     title: `Hub ingest vs concurrency: SQLite and PostgreSQL next to a bare Fastify route (${BATCH} events/request)`,
     rows,
     charts: [
-      { file: 'hub-ingest.svg', title: 'Ingest throughput vs concurrency', svg: throughput },
-      { file: 'hub-ingest-latency.svg', title: 'Ingest request p99 vs concurrency', svg: latency },
+      { file: `${NAME}.svg`, title: 'Ingest throughput vs concurrency', svg: throughput },
+      { file: `${NAME}-latency.svg`, title: 'Ingest request p99 vs concurrency', svg: latency },
     ],
     tables: [
       {

@@ -26,6 +26,7 @@ const EVENTS_PER_VM = envNumber('BENCH_WAVE_EVENTS_PER_VM', 100);
 const RULES = envNumber('BENCH_WAVE_RULES', 3);
 const CONCURRENCY = process.env.BENCH_WAVE_CONCURRENCY ? envNumber('BENCH_WAVE_CONCURRENCY', 16) : undefined;
 const WHATIF = parseWhatIfs(process.env.BENCH_WHATIF);
+const NAME = WHATIF.length ? `hub-wave-whatif-${WHATIF.join('+')}` : 'hub-wave';
 const CPU_PROF_DIR = process.env.BENCH_WAVE_CPU_PROF;
 const BASELINE_POSTS = sized(10_000, 300);
 /** Long enough for the hub to deliver at ~500 webhooks/s per rule-event on a busy 2-core machine. */
@@ -124,10 +125,11 @@ function report(waves: WaveResult[]): BenchReport {
     ],
   });
   return {
-    name: 'hub-wave',
+    // A what-if run is kept apart from the published baseline.
+    name: NAME,
     title: `Hub wave: N events × ${RULES} rules → webhooks, as N grows (SQLite, executor concurrency ${CONCURRENCY ?? 'default'})`,
     rows,
-    charts: [{ file: 'hub-wave.svg', title: 'Wave latency as the wave grows', svg }],
+    charts: [{ file: `${NAME}.svg`, title: 'Wave latency as the wave grows', svg }],
     tables: [
       {
         title: 'By wave size',
