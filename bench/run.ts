@@ -29,12 +29,23 @@ const files = readdirSync(here)
   .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.endsWith('.d.ts'))
   .sort();
 
+// A stray rejection (e.g. a hub pass that outlives its store at close) is reported against the
+// benchmark that was running and fails the run, but does not kill the benchmarks after it.
+let current = '';
+const strays: string[] = [];
+process.on('unhandledRejection', (err) => {
+  const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  console.error(`\nunhandled rejection during ${current || 'start-up'}: ${message}`);
+  strays.push(`${current || 'start-up'}: ${err instanceof Error ? err.message : String(err)}`);
+});
+
 const t0 = Date.now();
 const summary: { name: string; seconds: number; rows: BenchRow[]; error?: string; skipped?: string }[] = [];
 for (const file of files) {
   const mod = (await import(pathToFileURL(join(here, file)).href)) as { benchmark?: Benchmark };
   const b = mod.benchmark;
   if (!b || (only.length && !only.includes(b.name))) continue;
+  current = b.name;
   const started = Date.now();
   const seconds = () => Math.round((Date.now() - started) / 1000);
   console.log(`\n== ${b.name}${QUICK ? ' (quick)' : ''}: ${b.title}`);
@@ -76,5 +87,6 @@ if (summary.length === 0) {
           : `   ${s.name.padEnd(20)} ${String(s.seconds).padStart(4)} s  ${targets.length - missed.length} PASS, ${missed.length} MISSED${missed.length ? ` (${missed.map((r) => r.metric).join('; ')})` : ''}`,
     );
   }
-  if (summary.some((s) => s.error)) process.exitCode = 1;
+  for (const s of strays) console.log(`   unhandled rejection: ${s}`);
+  if (summary.some((s) => s.error) || strays.length) process.exitCode = 1;
 }

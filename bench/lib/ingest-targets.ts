@@ -109,6 +109,8 @@ export async function startHubTarget(
     idle: () => hub.idle(),
     async close() {
       await hub.close();
+      // A planning pass queued while the hub closed must not find the store closed under it.
+      await hub.idle();
       await store.close();
       if (kind === 'postgres') await dropSchema(schema).catch(() => undefined);
     },
