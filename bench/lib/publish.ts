@@ -172,7 +172,12 @@ export async function writeIndex(dir: string, readme?: string): Promise<string[]
     const b = text.indexOf(HEAD_END);
     if (a >= 0 && b > a) {
       const table = headlineTable(results, 'docs/benchmarks/');
-      const note = `Measured ${newest.machine.date.slice(0, 10)} on ${newest.machine.cores} cores (${newest.machine.cpu})${anyQuick ? ', partly from a quick run' : ''}; details in [docs/benchmarks/README.md](docs/benchmarks/README.md).`;
+      const quick = results.every((r) => r.quick)
+        ? ', **from a quick (smoke-sized) run: not the figures to quote**'
+        : anyQuick
+          ? ', partly from a quick (smoke-sized) run'
+          : '';
+      const note = `Measured ${newest.machine.date.slice(0, 10)} on ${newest.machine.cores} cores (${newest.machine.cpu})${quick}; details in [docs/benchmarks/README.md](docs/benchmarks/README.md).`;
       await writeFormatted(
         readme,
         `${text.slice(0, a + HEAD_START.length)}\n\n${table}\n\n${note}\n\n${text.slice(b)}`,
