@@ -7,7 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { QUICK } from './lib/env.js';
+import { QUICK, envNumber } from './lib/env.js';
 import { describeMachine } from './lib/machine.js';
 import { isDocsDir, writeIndex, writeResult } from './lib/publish.js';
 import { BenchSkipped, formatTable, type Benchmark, type BenchRow } from './lib/report.js';
@@ -39,6 +39,10 @@ process.on('unhandledRejection', (err) => {
   strays.push(`${current || 'start-up'}: ${err instanceof Error ? err.message : String(err)}`);
 });
 
+/** No benchmark may run longer than this: each has deadlines of its own, this catches a hang. */
+const LIMIT_S = envNumber('BENCH_LIMIT_S', QUICK ? 120 : 600);
+let timedOut = false;
+
 const t0 = Date.now();
 const summary: { name: string; seconds: number; rows: BenchRow[]; error?: string; skipped?: string }[] = [];
 for (const file of files) {
@@ -51,9 +55,16 @@ for (const file of files) {
   console.log(`\n== ${b.name}${QUICK ? ' (quick)' : ''}: ${b.title}`);
   try {
     const machine = describeMachine(repo);
-    const report = await b.run((m) =>
-      console.log(`   [${((Date.now() - started) / 1000).toFixed(1)} s] ${m}`),
-    );
+    let timer: NodeJS.Timeout | undefined;
+    const report = await Promise.race([
+      b.run((m) => console.log(`   [${((Date.now() - started) / 1000).toFixed(1)} s] ${m}`)),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          reject(new Error(`gave up after ${LIMIT_S} s (BENCH_LIMIT_S)`));
+        }, LIMIT_S * 1000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     console.log(`\n${formatTable(report)}`);
     const written = await writeResult(outDir, report, machine, QUICK, seconds());
     console.log(`\nwrote ${written.map((w) => relative(repo, w)).join(', ')} (${seconds()} s)`);
@@ -90,3 +101,6 @@ if (summary.length === 0) {
   for (const s of strays) console.log(`   unhandled rejection: ${s}`);
   if (summary.some((s) => s.error) || strays.length) process.exitCode = 1;
 }
+// A benchmark that was given up on may still hold servers and timers open: end here (its child
+// processes are killed on exit).
+if (timedOut) process.exit();

@@ -99,6 +99,9 @@ function run(
   return done;
 }
 
+// The bench process is gone (crashed, or gave up on this benchmark): nothing to do for anyone.
+process.once('disconnect', () => process.exit(0));
+
 // One child serves many windows, one config message each (a fresh child per window cost 1–2 s
 // of tsx start-up); `{ kind: 'stop' }` ends it.
 process.on('message', async (message: LoadConfig | { kind: 'stop' }) => {

@@ -111,6 +111,7 @@ function headlineTable(results: Stored[], link: string): string {
 
 /** docs/benchmarks/README.md from every result in `dir`; also the README's headline table when `readme` is given. */
 export async function writeIndex(dir: string, readme?: string): Promise<string[]> {
+  if (!existsSync(dir)) return []; // every benchmark failed or was skipped
   const results = readStored(dir);
   if (!results.length) return [];
   const newest = results.reduce((a, b) => (a.machine.date > b.machine.date ? a : b));
