@@ -28,9 +28,10 @@ import { BATCH_CONTENT_TYPE, VmBatcher, eventIdOf, vmName } from './lib/ce-batch
 import { startHubChild } from './lib/hub-child.js';
 import { loadAverage, machineCpu } from './lib/machine.js';
 import { clockTicksPerSecond, sampleProc } from './lib/proc.js';
-import type { Benchmark, BenchReport, BenchRow } from './lib/report.js';
+import type { Benchmark, BenchReport, BenchRow, Chart } from './lib/report.js';
 import { ms, summarize, wallNow, type Summary } from './lib/stats.js';
 import { envNumber, sized } from './lib/env.js';
+import { barChart } from './lib/svg.js';
 
 const VMS = envNumber('BENCH_REPLICAS_VMS', sized(50, 10));
 const PER_VM = envNumber('BENCH_REPLICAS_EVENTS_PER_VM', sized(100, 20));
@@ -226,6 +227,7 @@ async function run(log: (m: string) => void): Promise<BenchReport> {
     name: 'hub-replicas',
     title: `Hub replicas: ${k(VMS * PER_VM)} events (${VMS} batches of ${PER_VM}), 1 webhook rule, SQLite single node vs PostgreSQL × 1/2/3 hub processes; ${os.cpus().length} cores shared with this load generator and PostgreSQL`,
     rows,
+    charts: charts(results),
     data: {
       machine: {
         cpus: os.cpus().length,
@@ -237,6 +239,20 @@ async function run(log: (m: string) => void): Promise<BenchReport> {
       results,
     },
   };
+}
+
+/** Ingest and wave rates side by side, one group per set (SQLite × 1, PostgreSQL × n, …). */
+function charts(results: SetResult[]): Chart[] {
+  const svg = barChart({
+    title: `Hub replicas: ingest and wave rates (${k(VMS * PER_VM)} events, 1 webhook rule)`,
+    yLabel: 'per second',
+    categories: results.map((r) => r.label),
+    series: [
+      { name: 'ingest, events/s', values: results.map((r) => r.ingestPerS) },
+      { name: 'wave, webhooks/s', values: results.map((r) => (r.delivered / r.waveMs) * 1000) },
+    ],
+  });
+  return [{ file: 'hub-replicas.svg', title: 'Ingest and wave rates by set', svg }];
 }
 
 export const benchmark: Benchmark = {
