@@ -18,13 +18,14 @@ import { SqliteStore } from '../src/store/sqlite.js';
 import type { IncomingTransition } from '../src/store/store.js';
 import { tempDir } from '../test/helpers/agent.js';
 import { chromiumSkipReason, ensureWebBuilt, launchBrowser } from '../test/helpers/browser.js';
-import type { Benchmark, BenchRow } from './lib/report.js';
+import { BenchSkipped, type Benchmark, type BenchRow } from './lib/report.js';
 import { loadAverage } from './lib/machine.js';
 import { summarize } from './lib/stats.js';
+import { envNumber, sized } from './lib/env.js';
 
-const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000);
-const VMS = Number(process.env.BENCH_VMS ?? 1_000);
-const LOADS = Math.max(2, Number(process.env.BENCH_LOADS ?? 7));
+const EVENTS = envNumber('BENCH_EVENTS', sized(10_000, 1_000));
+const VMS = envNumber('BENCH_VMS', sized(1_000, 100));
+const LOADS = Math.max(2, envNumber('BENCH_LOADS', sized(7, 2)));
 const TOKEN = 'bench-operator-token';
 const TYPES = ['reboot', 'freeze', 'redeploy', 'preempt', 'live-migrate'] as const;
 
@@ -86,7 +87,7 @@ export const benchmark: Benchmark = {
   title: `Dashboard overview with ${EVENTS.toLocaleString('en')} events and ${VMS.toLocaleString('en')} VMs`,
   async run(log) {
     const skip = chromiumSkipReason();
-    if (skip) throw new Error(skip);
+    if (skip) throw new BenchSkipped(skip);
     ensureWebBuilt();
     const store = new SqliteStore(join(tempDir('forewarn-bench-dash-'), 'hub.db'));
     const now = Date.now();

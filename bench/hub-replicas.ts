@@ -2,7 +2,7 @@
 // and 3 replicas on one PostgreSQL schema, side by side in one run (issue #8 acceptance).
 //
 // Each configuration: fresh store (temp SQLite file / fresh schema), N hub child processes started
-// from the CLI with one rule (a webhook step on every `scheduled` reboot), and from this process a
+// from the compiled CLI (bench/lib/hub-child.ts; BENCH_HUB_ENTRY=tsx for the source) with one rule (a webhook step on every `scheduled` reboot), and from this process a
 // wave: BENCH_REPLICAS_VMS agents (default 50) each POST one batch of BENCH_REPLICAS_EVENTS_PER_VM
 // (default 100) scheduled transitions at once, VM i to replica i mod N (as a load balancer would
 // spread them). This process is also the webhook receiver, so "accepted → webhook" is one clock.
@@ -19,6 +19,7 @@
 // Knobs (env): BENCH_REPLICAS_VMS, BENCH_REPLICAS_EVENTS_PER_VM, BENCH_REPLICAS_DEADLINE_S (120),
 // BENCH_REPLICAS_SETS (e.g. "sqlite:1,postgres:1,postgres:3,jetstream:2"), FOREWARN_TEST_PG_URL,
 // BENCH_REPLICAS_NATS_MAX_ACK_PENDING.
+// Quick (--quick): 10 × 20 events, sets sqlite:1, postgres:2 and jetstream:2.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,21 +29,26 @@ import { Agent, request } from 'undici';
 import { deriveAgentToken } from '../src/hub/auth.js';
 import { idempotencyKey } from '../src/hub/planner.js';
 import { eventKey } from '../src/store/store.js';
-import { startHubProcess, type HubProcess } from '../test/helpers/hub-process.js';
+import type { HubProcess } from '../test/helpers/hub-process.js';
 import { dropSchema, PG_URL, postgresMissing, uniqueSchema } from '../test/helpers/postgres.js';
 import { BATCH_CONTENT_TYPE, VmBatcher, benchRecord, eventIdOf, vmName } from './lib/ce-batch.js';
 import { natsTransportYaml, publishAsAgent, startBenchNats } from './lib/nats-wave.js';
 import { waitFor } from '../test/helpers/wait.js';
+import { startHubChild } from './lib/hub-child.js';
 import { loadAverage, machineCpu } from './lib/machine.js';
 import { clockTicksPerSecond, sampleProc } from './lib/proc.js';
-import type { Benchmark, BenchReport, BenchRow } from './lib/report.js';
+import type { Benchmark, BenchReport, BenchRow, Chart } from './lib/report.js';
 import { ms, summarize, wallNow, type Summary } from './lib/stats.js';
-import { envNumber } from './lib/env.js';
+import { envNumber, sized } from './lib/env.js';
+import { barChart } from './lib/svg.js';
 
-const VMS = envNumber('BENCH_REPLICAS_VMS', 50);
-const PER_VM = envNumber('BENCH_REPLICAS_EVENTS_PER_VM', 100);
+const VMS = envNumber('BENCH_REPLICAS_VMS', sized(50, 10));
+const PER_VM = envNumber('BENCH_REPLICAS_EVENTS_PER_VM', sized(100, 20));
 const DEADLINE_S = envNumber('BENCH_REPLICAS_DEADLINE_S', 120);
-const SETS = (process.env.BENCH_REPLICAS_SETS ?? 'sqlite:1,postgres:1,postgres:2,postgres:3')
+const SETS = (
+  process.env.BENCH_REPLICAS_SETS ??
+  sized('sqlite:1,postgres:1,postgres:2,postgres:3,jetstream:3', 'sqlite:1,postgres:2,jetstream:2')
+)
   .split(',')
   .map((s) => {
     const [kind, n] = s.split(':');
@@ -121,11 +127,7 @@ async function runSet(kind: Kind, replicas: number, log: (m: string) => void) {
   const dispatcher = new Agent({ connections: VMS, keepAliveTimeout: 30_000 });
   try {
     for (let i = 0; i < replicas; i++) {
-      const h = await startHubProcess({
-        config,
-        env: { FOREWARN_AGENT_SECRET: AGENT_SECRET },
-        timeoutMs: 60_000,
-      });
+      const h = await startHubChild({ config, env: { FOREWARN_AGENT_SECRET: AGENT_SECRET } }, log);
       hubs.push(h);
       if (nats) await waitFor(() => /consuming the NATS stream|standing by/.test(h.output()), 30_000, 50);
     }
@@ -264,6 +266,7 @@ async function run(log: (m: string) => void): Promise<BenchReport> {
     name: 'hub-replicas',
     title: `Hub replicas: ${k(VMS * PER_VM)} events (${VMS} batches of ${PER_VM}), 1 webhook rule, SQLite single node vs PostgreSQL × 1/2/3 hub processes; ${os.cpus().length} cores shared with this load generator and PostgreSQL`,
     rows,
+    charts: charts(results),
     data: {
       machine: {
         cpus: os.cpus().length,
@@ -275,6 +278,20 @@ async function run(log: (m: string) => void): Promise<BenchReport> {
       results,
     },
   };
+}
+
+/** Ingest and wave rates side by side, one group per set (SQLite × 1, PostgreSQL × n, …). */
+function charts(results: SetResult[]): Chart[] {
+  const svg = barChart({
+    title: `Hub replicas: ingest and wave rates (${k(VMS * PER_VM)} events, 1 webhook rule)`,
+    yLabel: 'per second',
+    categories: results.map((r) => r.label),
+    series: [
+      { name: 'ingest, events/s', values: results.map((r) => r.ingestPerS) },
+      { name: 'wave, webhooks/s', values: results.map((r) => (r.delivered / r.waveMs) * 1000) },
+    ],
+  });
+  return [{ file: 'hub-replicas.svg', title: 'Ingest and wave rates by set', svg }];
 }
 
 export const benchmark: Benchmark = {

@@ -99,7 +99,14 @@ function run(
   return done;
 }
 
-process.once('message', async (config: LoadConfig) => {
+// The bench process is gone (crashed, or gave up on this benchmark): nothing to do for anyone.
+process.once('disconnect', () => process.exit(0));
+
+// One child serves many windows, one config message each (a fresh child per window cost 1–2 s
+// of tsx start-up); `{ kind: 'stop' }` ends it.
+process.on('message', async (message: LoadConfig | { kind: 'stop' }) => {
+  if ('kind' in message) process.exit(0);
+  const config = message;
   let ok = 0;
   let okTotal = 0;
   let measuring = false;
@@ -138,7 +145,7 @@ process.once('message', async (config: LoadConfig) => {
       statusCodes,
       cpuPct: ((cpu.user + cpu.system) / 1000 / (durationS * 1000)) * 100,
     };
-    process.send!(result, () => process.exit(0));
+    process.send!(result);
   } catch (err) {
     process.send!({ kind: 'error', message: (err as Error).stack ?? String(err) }, () => process.exit(1));
   }

@@ -67,3 +67,35 @@ export function sourceState(repo: string): { head: string; dirtySrcFiles: number
     return { head: 'unknown', dirtySrcFiles: -1 };
   }
 }
+
+export interface MachineInfo {
+  date: string;
+  commit: string;
+  dirtySrcFiles: number;
+  node: string;
+  platform: string;
+  cpu: string;
+  cores: number;
+  memoryGb: number;
+  loadAverage: number[];
+}
+
+/** What a result was measured on and from which source: recorded in every docs/benchmarks/*.json. */
+export function describeMachine(repo: string): MachineInfo {
+  const src = sourceState(repo);
+  return {
+    date: new Date().toISOString(),
+    commit: src.head,
+    dirtySrcFiles: src.dirtySrcFiles,
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.availableParallelism(),
+    memoryGb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    loadAverage: loadAverage(),
+  };
+}
+
+export function machineLine(m: MachineInfo): string {
+  return `${m.cores} × ${m.cpu}, ${m.memoryGb} GB, ${m.platform}, Node ${m.node}; load average ${m.loadAverage.join(' / ')}`;
+}

@@ -36,6 +36,7 @@ export function wallNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export function ms(x: number, digits = 1): string {
-  return `${x.toFixed(digits)} ms`;
+export function ms(x: number | null | undefined, digits = 1): string {
+  // A summary of no samples is NaN, and NaN comes back from JSON or IPC as null.
+  return typeof x === 'number' && Number.isFinite(x) ? `${x.toFixed(digits)} ms` : 'n/a';
 }

@@ -96,6 +96,9 @@ server.listen(0, '127.0.0.1', () => {
   process.send!({ kind: 'receiver', url: `http://127.0.0.1:${port}/hook` });
 });
 
+// The bench process is gone (crashed, or gave up on this benchmark): nothing to do for anyone.
+process.once('disconnect', () => process.exit(0));
+
 process.once('message', async (config: WaveConfig) => {
   try {
     const cpu0 = process.cpuUsage();
