@@ -4,10 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Store } from '../store/store.js';
+import type { Heartbeat, Store } from '../store/store.js';
 import { roleAllows, type Authenticator, type Principal, type Role } from './auth.js';
 import type { HubEvents } from './hub-events.js';
 import { commandForAgent, finishCommand, takeCommandsWaiting } from './command-poll.js';
+import { GroupCommit } from './group-commit.js';
 
 export interface AgentsContext {
   store: Store;
@@ -56,6 +57,12 @@ export function agentRoutes(ctx: AgentsContext) {
     const tags = ['agents'];
     const vmOf = (req: FastifyRequest) => (req.params as { vm: string }).vm;
     const iso = () => new Date(ctx.now()).toISOString();
+    // Heartbeats arriving together share one commit: 100k agents at one a minute is ~1,700/s,
+    // more than one fsync each allows (docs/benchmarks.md, hub-fleet).
+    const heartbeats = new GroupCommit<Heartbeat, void>(async (batch, at) => {
+      await ctx.store.heartbeats(batch, at);
+      return batch.map(() => undefined);
+    }, ctx.now);
 
     app.post(
       '/api/v1/agents/:vm/heartbeat',
@@ -78,7 +85,7 @@ export function agentRoutes(ctx: AgentsContext) {
           agentVersion?: string;
           vm: Record<string, unknown>;
         };
-        await ctx.store.heartbeat(req.params.vm, { identity: vm, agentVersion, health }, iso());
+        await heartbeats.add([{ vm: req.params.vm, payload: { identity: vm, agentVersion, health } }]);
         ctx.events.emit('heartbeat', req.params.vm);
         return { ok: true };
       },

@@ -15,6 +15,7 @@ import {
   type CommandRow,
   type EventFilter,
   type EventRow,
+  type Heartbeat,
   type IncomingTransition,
   type IngestResult,
   type Store,
@@ -105,6 +106,29 @@ export class PostgresStore extends PostgresBudgets implements Store {
        ON CONFLICT (name) DO UPDATE SET identity = excluded.identity, agent_version = excluded.agent_version,
          last_heartbeat_at = excluded.last_heartbeat_at, health = excluded.health`,
       [vm, JSON.stringify(p.identity), p.agentVersion ?? null, at, jsonText(p.health)],
+    );
+  }
+
+  /** One multi-row upsert; a VM twice in a batch keeps its last heartbeat (an upsert may touch a row once). */
+  async heartbeats(batch: Heartbeat[], at: string): Promise<void> {
+    const last = [...new Map(batch.map((h) => [h.vm, h])).values()];
+    if (last.length === 0) return;
+    const args: unknown[] = [at]; // $1
+    const rows = last.map((h) => {
+      args.push(
+        h.vm,
+        JSON.stringify(h.payload.identity),
+        h.payload.agentVersion ?? null,
+        jsonText(h.payload.health),
+      );
+      const n = args.length;
+      return `($${n - 3}, $${n - 2}, $${n - 1}, $1, $${n}, $1)`;
+    });
+    await this.q(
+      `INSERT INTO vms (name, identity, agent_version, last_heartbeat_at, health, first_seen_at) VALUES ${rows.join(', ')}
+       ON CONFLICT (name) DO UPDATE SET identity = excluded.identity, agent_version = excluded.agent_version,
+         last_heartbeat_at = excluded.last_heartbeat_at, health = excluded.health`,
+      args,
     );
   }
 

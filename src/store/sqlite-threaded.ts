@@ -12,6 +12,7 @@ import type { Store } from './store.js';
 const WRITES = [
   'ingest',
   'heartbeat',
+  'heartbeats',
   'enqueueCommand',
   'takeCommands',
   'completeCommand',

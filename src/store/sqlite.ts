@@ -22,6 +22,7 @@ import {
   type CommandRow,
   type EventFilter,
   type EventRow,
+  type Heartbeat,
   type IncomingTransition,
   type IngestResult,
   type Store,
@@ -154,6 +155,12 @@ export class SqliteStore extends SqliteRuns implements Store {
          ON CONFLICT(name) DO UPDATE SET identity = excluded.identity, agent_version = excluded.agent_version,
          last_heartbeat_at = excluded.last_heartbeat_at, health = excluded.health`,
     ).run(vm, JSON.stringify(p.identity), p.agentVersion ?? null, at, jsonText(p.health), at);
+  }
+
+  async heartbeats(batch: Heartbeat[], at: string): Promise<void> {
+    this.db.transaction(() => {
+      for (const h of batch) void this.heartbeat(h.vm, h.payload, at);
+    })();
   }
 
   async listEvents(f: EventFilter): Promise<{ events: EventRow[]; total: number }> {

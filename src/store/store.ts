@@ -107,6 +107,11 @@ export interface EventFilter {
   offset?: number;
 }
 
+export interface Heartbeat {
+  vm: string;
+  payload: { identity: Record<string, unknown>; agentVersion?: string; health?: unknown };
+}
+
 export interface Store extends RunStore {
   /** Stores a batch atomically; outcomes are in input order. */
   ingest(batch: IncomingTransition[], receivedAt: string): Promise<IngestResult[]>;
@@ -115,6 +120,8 @@ export interface Store extends RunStore {
     payload: { identity: Record<string, unknown>; agentVersion?: string; health?: unknown },
     at: string,
   ): Promise<void>;
+  /** Many VMs' heartbeats in one transaction (the hub groups those that arrive together). */
+  heartbeats(batch: Heartbeat[], at: string): Promise<void>;
   listEvents(filter: EventFilter): Promise<{ events: EventRow[]; total: number }>;
   getEvent(
     key: string,

@@ -206,6 +206,32 @@ describe.each(backends)('store contract: $name', ({ ready, open }) => {
     expect((await s.listVms()).map((v) => v.name)).toEqual(['vm-a', 'vm-b']);
   });
 
+  it('a batch of heartbeats upserts every VM in one go; a VM twice keeps its last', async () => {
+    await s.heartbeat('vm-a', { identity: { name: 'vm-a' }, agentVersion: '1.0' }, at(1));
+    await s.heartbeats(
+      [
+        { vm: 'vm-a', payload: { identity: { name: 'vm-a' }, agentVersion: '1.1' } },
+        { vm: 'vm-b', payload: { identity: { name: 'vm-b' }, health: { ok: false } } },
+        { vm: 'vm-b', payload: { identity: { name: 'vm-b', tags: { pool: 'web' } }, health: { ok: true } } },
+      ],
+      at(2),
+    );
+    await s.heartbeats([], at(3));
+    expect(await s.getVm('vm-a')).toMatchObject({
+      agentVersion: '1.1',
+      lastHeartbeatAt: at(2),
+      firstSeenAt: at(1),
+    });
+    expect(await s.getVm('vm-b')).toEqual({
+      name: 'vm-b',
+      identity: { name: 'vm-b', tags: { pool: 'web' } },
+      agentVersion: undefined,
+      lastHeartbeatAt: at(2),
+      health: { ok: true },
+      firstSeenAt: at(2),
+    });
+  });
+
   it('lists events by status, type, provider, VM and time, newest first, paged with a total', async () => {
     for (let i = 0; i < 5; i++)
       await s.ingest(
