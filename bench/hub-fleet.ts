@@ -16,7 +16,7 @@
 // runs the source).
 // Knobs (env): BENCH_FLEET_SIZES (1000,10000,100000; quick 1000), BENCH_FLEET_SCALE (heartbeats
 // per agent per minute: 1), BENCH_FLEET_SECONDS (steady window: 30; quick 3),
-// BENCH_FLEET_CONNECTIONS (8), BENCH_FLEET_WAVE_SHARE (agents reporting in the wave: 0.1).
+// BENCH_FLEET_CONNECTIONS (64: a real fleet has one connection per agent; 8 capped the rate at 8 / commit latency), BENCH_FLEET_WAVE_SHARE (agents reporting in the wave: 0.1).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ import { lineChart } from './lib/svg.js';
 const SIZES = envNumbers('BENCH_FLEET_SIZES', sized([1_000, 10_000, 100_000], [1_000]));
 const SCALE = envNumber('BENCH_FLEET_SCALE', 1);
 const SECONDS = envNumber('BENCH_FLEET_SECONDS', sized(30, 3));
-const CONNECTIONS = envNumber('BENCH_FLEET_CONNECTIONS', 8);
+const CONNECTIONS = envNumber('BENCH_FLEET_CONNECTIONS', 64);
 const WAVE_SHARE = envNumber('BENCH_FLEET_WAVE_SHARE', 0.1);
 const SECRET = 'bench-fleet-agent-secret';
 const TARGET_AGENTS = 100_000;
