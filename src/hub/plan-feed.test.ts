@@ -8,7 +8,7 @@ import type { Planner } from './planner.js';
 const t = (id: number) => ({ transitionId: id }) as StoredTransition;
 
 /** A store holding transitions 1..n, of which those not yet planned come back from `unplanned`. */
-function setup(failOn?: number) {
+function setup(failOn?: number, readFails = () => false) {
   const stored: number[] = [];
   const planned = new Set<number>();
   const batches: { ids: number[]; from: 'store' | 'inbox' }[] = [];
@@ -17,6 +17,7 @@ function setup(failOn?: number) {
   const store = {
     async unplanned(limit: number) {
       reads++;
+      if (readFails()) throw new Error('Cannot use a pool after calling end on the pool');
       lastRead = stored.filter((id) => !planned.has(id)).slice(0, limit);
       return lastRead.map(t);
     },
@@ -80,5 +81,28 @@ describe('PlanFeed', () => {
     s.ingest(3);
     await s.feed.drain();
     expect([...s.planned].sort()).toEqual([1, 2, 3]);
+  });
+
+  it('a store that cannot be read fails the pass, not the caller; the next pass reads it again', async () => {
+    let down = true;
+    const s = setup(undefined, () => down);
+    s.ingest(1, false);
+    await expect(s.feed.drain()).resolves.toBeUndefined();
+    expect(s.batches).toEqual([]);
+    down = false;
+    await s.feed.drain();
+    expect(s.batches).toEqual([{ ids: [1], from: 'store' }]);
+  });
+
+  it('after close it plans what it knew and then never reads the store again', async () => {
+    const s = setup();
+    s.ingest(1, false);
+    await s.feed.close();
+    expect(s.batches).toEqual([{ ids: [1], from: 'store' }]);
+    const reads = s.reads();
+    s.ingest(2); // a late notice after the hub closed
+    await s.feed.drain();
+    expect(s.reads()).toBe(reads);
+    expect(s.planned.has(2)).toBe(false);
   });
 });

@@ -16,6 +16,7 @@ export class PlanFeed {
   private resync = true;
   private queued = false;
   private running: Promise<void> = Promise.resolve();
+  private closed = false;
 
   constructor(
     private readonly store: Store,
@@ -32,13 +33,22 @@ export class PlanFeed {
 
   /** Plans everything known; resolves when done (one pass at a time, one queued at most). */
   drain(): Promise<void> {
-    if (this.queued) return this.running;
+    if (this.closed || this.queued) return this.running;
     this.queued = true;
     this.running = this.running.then(async () => {
       this.queued = false;
       for (;;) {
+        if (this.closed) return;
         const batch = this.next();
-        const list = batch ?? (await this.store.unplanned(BATCH));
+        let list: StoredTransition[];
+        try {
+          list = batch ?? (await this.store.unplanned(BATCH));
+        } catch (err) {
+          // The store is unreachable (or closing): the next pass reads it again.
+          this.log.error({ err: (err as Error).message }, 'reading unplanned transitions failed');
+          this.resync = true;
+          return;
+        }
         if (!batch && list.length === 0) {
           this.resync = false;
           // What arrived meanwhile and was read from the store already is not planned twice.
@@ -61,6 +71,13 @@ export class PlanFeed {
       }
     });
     return this.running;
+  }
+
+  /** Plans what is known, then nothing more: the hub is closing and the store goes next. */
+  async close(): Promise<void> {
+    await this.drain();
+    this.closed = true;
+    await this.running;
   }
 
   /** The next batch from the inbox, or undefined when the store must be read instead. */

@@ -300,7 +300,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       clearInterval(tick);
       unsubscribe();
       await app.close();
-      await feed.drain();
+      await feed.close();
       await executor.stop();
       await notices.stop();
       await Promise.allSettled([...actions.values()].map((a) => a.close?.()));
