@@ -73,6 +73,8 @@ export class Agent {
     if (this.o.publisher) {
       this.delivery = new Delivery(this.o.journal, this.o.publisher, this.o.log, {
         batchSize: this.o.batchSize,
+        // One ceiling for both: a hub back after an outage is found as soon as a poll would be.
+        maxBackoffMs: this.o.maxBackoffMs,
       });
       this.delivery.start();
     }
