@@ -20,7 +20,24 @@ export interface AnyRequest {
 /** Values that break naive parsers: empty, huge, encoded, negative, special numbers, unicode. */
 export const weird: fc.Arbitrary<string> = fc.oneof(
   fc.string({ maxLength: 20 }),
-  fc.constantFrom('', '..', '%2e%2e', '%00', '%', '0', '-1', '1e309', 'NaN', 'null', 'true', '[]', '{}', ' ', '💥', 'a'.repeat(300)),
+  fc.constantFrom(
+    '',
+    '..',
+    '%2e%2e',
+    '%00',
+    '%',
+    '0',
+    '-1',
+    '1e309',
+    'NaN',
+    'null',
+    'true',
+    '[]',
+    '{}',
+    ' ',
+    '💥',
+    'a'.repeat(300),
+  ),
   fc.integer().map(String),
   fc.uuid(),
   fc.constantFrom('azure', 'aws', 'web-01', 'solo', 'drill', 'notify', '1', '2'),
@@ -108,12 +125,19 @@ export function anyRequest(o: RequestOptions): fc.Arbitrary<AnyRequest> {
         route: `${route.method} ${route.url}`,
         method,
         path: `${path}${qs ? `?${qs}` : ''}`,
-        headers: { ...auth, ...(contentType !== null && !bodyless && b !== undefined ? { 'content-type': contentType } : {}) },
+        headers: {
+          ...auth,
+          ...(contentType !== null && !bodyless && b !== undefined ? { 'content-type': contentType } : {}),
+        },
         body: bodyless ? undefined : b,
       } satisfies AnyRequest;
     });
   const unknown = fc
-    .record({ tail: fc.string({ maxLength: 30 }), method: fc.constantFrom(...METHODS), auth: fc.constantFrom(...o.auth) })
+    .record({
+      tail: fc.string({ maxLength: 30 }),
+      method: fc.constantFrom(...METHODS),
+      auth: fc.constantFrom(...o.auth),
+    })
     .map(({ tail, method, auth }) => ({
       route: '? unknown path',
       method,

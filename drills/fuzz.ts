@@ -36,12 +36,17 @@ interface Campaign {
   acceptedWrites: number;
 }
 
-async function fire(base: string, req: AnyRequest, dispatcher: Agent): Promise<{ status: number; text: string }> {
+export async function fire(
+  base: string,
+  req: AnyRequest,
+  dispatcher: Agent,
+): Promise<{ status: number; text: string }> {
   try {
     const res = await request(`${base}${req.path}`, {
       method: req.method as 'GET',
       headers: req.headers,
-      body: req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : Buffer.from(req.body),
+      body:
+        req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : Buffer.from(req.body),
       dispatcher,
       headersTimeout: 15_000,
       bodyTimeout: 15_000,
@@ -90,7 +95,8 @@ async function campaign(
         c.cases++;
         const cls = status === 0 ? 'no answer' : `${String(status)[0]}xx`;
         c.byClass[cls] = (c.byClass[cls] ?? 0) + 1;
-        if ((status === 0 || status >= 500) && !o.expected?.(req, status, text)) c.failures.push({ req, status, text });
+        if ((status === 0 || status >= 500) && !o.expected?.(req, status, text))
+          c.failures.push({ req, status, text });
         if (o.wrote(req, status)) wrote = true;
       }
     };
@@ -104,7 +110,10 @@ async function campaign(
       if (after !== before) c.changedByRefused++;
       before = after;
     }
-    if ((from / CHUNK) % 20 === 19) say(`${label}: ${c.cases}/${requests.length} (${Math.round((c.cases * 1000) / (Date.now() - started))}/s)`);
+    if ((from / CHUNK) % 20 === 19)
+      say(
+        `${label}: ${c.cases}/${requests.length} (${Math.round((c.cases * 1000) / (Date.now() - started))}/s)`,
+      );
   }
   await dispatcher.close();
   return c;
@@ -114,14 +123,20 @@ async function campaign(
 function describeFailures(failures: Campaign['failures']): string[] {
   const groups = new Map<string, { n: number; example: AnyRequest }>();
   for (const f of failures) {
-    const key = `${f.req.route} → ${f.status} ${f.text.replace(/[0-9a-f-]{36}/gi, '<uuid>').replace(/\s+/g, ' ').slice(0, 120)}`;
+    const key = `${f.req.route} → ${f.status} ${f.text
+      .replace(/[0-9a-f-]{36}/gi, '<uuid>')
+      .replace(/\s+/g, ' ')
+      .slice(0, 120)}`;
     const g = groups.get(key) ?? { n: 0, example: f.req };
     g.n++;
     groups.set(key, g);
   }
   return [...groups]
     .sort((a, b) => b[1].n - a[1].n)
-    .map(([key, g]) => `${g.n}× ${key} (e.g. ${g.example.method} ${g.example.path.slice(0, 120)} ${JSON.stringify(g.example.headers['content-type'] ?? '')} ${typeof g.example.body === 'string' ? g.example.body.slice(0, 160) : g.example.body ? '<bytes>' : ''})`);
+    .map(
+      ([key, g]) =>
+        `${g.n}× ${key} (e.g. ${g.example.method} ${g.example.path.slice(0, 120)} ${JSON.stringify(g.example.headers['content-type'] ?? '')} ${typeof g.example.body === 'string' ? g.example.body.slice(0, 160) : g.example.body ? '<bytes>' : ''})`,
+    );
 }
 
 /** POSTs the hub answers without writing anything to its store. */
@@ -134,12 +149,24 @@ export async function fuzzDrill(o: FuzzOptions): Promise<DrillResult> {
   const seed = o.seed ?? Date.now() % 2 ** 31;
   const concurrency = o.concurrency ?? 4;
   const checks = new Checks();
-  say(`${o.hubCases} random requests at every hub route, ${o.simCases} at the simulator's control API (seed ${seed})`);
+  say(
+    `${o.hubCases} random requests at every hub route, ${o.simCases} at the simulator's control API (seed ${seed})`,
+  );
 
   // --- The hub, with something in its store for the reads to find.
   const h = await startHub();
   const seeded = Array.from({ length: 3 }, (_, i) => maintenance('web-01', { eventId: `FUZZ-${i}` }));
-  checks.equal('seed publish', (await publishBatch(h, h.agentToken('web-01'), seeded.map((d) => cloudEvent(d)))).status, 200);
+  checks.equal(
+    'seed publish',
+    (
+      await publishBatch(
+        h,
+        h.agentToken('web-01'),
+        seeded.map((d) => cloudEvent(d)),
+      )
+    ).status,
+    200,
+  );
   await h.hub.idle();
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
   const hubRequests = fc.sample(
@@ -156,13 +183,67 @@ export async function fuzzDrill(o: FuzzOptions): Promise<DrillResult> {
         { authorization: 'Basic YWxhZGRpbjpvcGVuc2VzYW1l' },
         { 'aeg-sas-key': EG_KEY },
       ],
-      queryKeys: ['limit', 'offset', 'status', 'vm', 'provider', 'type', 'since', 'until', 'q', 'subject', 'rule', 'state', 'pool', 'ticket', 'cursor', 'transition', 'aeg-sas-key', 'secret'],
-      bodyFields: ['name', 'match', 'steps', 'event', 'ids', 'type', 'eventId', 'hook', 'ok', 'detail', 'output', 'agentVersion', 'vm', 'transition', 'tags', 'rule', 'specversion', 'id', 'source', 'data', 'provider', 'status', 'notBefore', 'resources', 'action', 'with', 'when'],
+      queryKeys: [
+        'limit',
+        'offset',
+        'status',
+        'vm',
+        'provider',
+        'type',
+        'since',
+        'until',
+        'q',
+        'subject',
+        'rule',
+        'state',
+        'pool',
+        'ticket',
+        'cursor',
+        'transition',
+        'aeg-sas-key',
+        'secret',
+      ],
+      bodyFields: [
+        'name',
+        'match',
+        'steps',
+        'event',
+        'ids',
+        'type',
+        'eventId',
+        'hook',
+        'ok',
+        'detail',
+        'output',
+        'agentVersion',
+        'vm',
+        'transition',
+        'tags',
+        'rule',
+        'specversion',
+        'id',
+        'source',
+        'data',
+        'provider',
+        'status',
+        'notBefore',
+        'resources',
+        'action',
+        'with',
+        'when',
+      ],
       known: ['web-01', 'other-vm', 'azure', 'notify', '1', 'FUZZ-0', 'index.js'],
       prefix: '/api/v1/',
-      extra: badIngestRequests({ bearer: [h.agentToken('web-01'), OPERATOR, ADMIN], eventGridKey: EG_KEY }).map(
-        (r): AnyRequest => ({ route: `POST ${r.path} (bad ingest: ${r.kind})`, method: 'POST', path: r.path, headers: r.headers, body: r.body }),
-      ),
+      extra: badIngestRequests({
+        bearer: [h.agentToken('web-01'), OPERATOR, ADMIN],
+        eventGridKey: EG_KEY,
+      }).map((r): AnyRequest => ({
+        route: `POST ${r.path} (bad ingest: ${r.kind})`,
+        method: 'POST',
+        path: r.path,
+        headers: r.headers,
+        body: r.body,
+      })),
     }),
     { numRuns: o.hubCases, seed },
   );
@@ -195,12 +276,21 @@ export async function fuzzDrill(o: FuzzOptions): Promise<DrillResult> {
   const t = await startSim();
   let simRun: Campaign | undefined;
   try {
-    const openapi = (await (await fetch(`${t.url}/sim/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const openapi = (await (await fetch(`${t.url}/sim/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     const simRoutes: RouteSpec[] = Object.entries(openapi.paths)
       .filter(([path]) => path.startsWith('/sim/'))
-      .flatMap(([path, methods]) => Object.keys(methods).map((m) => ({ method: m.toUpperCase(), url: path.replace(/\{(\w+)\}/g, ':$1') })));
+      .flatMap(([path, methods]) =>
+        Object.keys(methods).map((m) => ({
+          method: m.toUpperCase(),
+          url: path.replace(/\{(\w+)\}/g, ':$1'),
+        })),
+      );
     checks.that('the simulator lists its control routes', simRoutes.length > 10);
-    const ids = t.sim.controller.schedule({ type: 'Reboot', targets: { vms: ['web-01'] }, notice: '1h' }).map((e) => e.eventId);
+    const ids = t.sim.controller
+      .schedule({ type: 'Reboot', targets: { vms: ['web-01'] }, notice: '1h' })
+      .map((e) => e.eventId);
     const simDigest = async () => {
       const hash = createHash('sha256');
       for (const p of ['/vms', '/events', '/faults', '/config', '/pushes', '/approvals', '/scenario'])
@@ -212,7 +302,39 @@ export async function fuzzDrill(o: FuzzOptions): Promise<DrillResult> {
         routes: simRoutes,
         auth: [{}],
         queryKeys: ['vm', 'limit', 'status', 'provider', 'since'],
-        bodyFields: ['name', 'type', 'targets', 'vms', 'pools', 'notice', 'notBefore', 'errorRate', 'errorStatus', 'retryAfter', 'hangRate', 'hangMs', 'latencyMs', 'malformedRate', 'malformedKind', 'count', 'endpoints', 'timeScale', 'rateLimit', 'etag', 'pool', 'zone', 'tags', 'availabilitySet', 'faultDomain', 'provider', 'steps', 'url', 'fleet', 'durationSeconds', 'description'],
+        bodyFields: [
+          'name',
+          'type',
+          'targets',
+          'vms',
+          'pools',
+          'notice',
+          'notBefore',
+          'errorRate',
+          'errorStatus',
+          'retryAfter',
+          'hangRate',
+          'hangMs',
+          'latencyMs',
+          'malformedRate',
+          'malformedKind',
+          'count',
+          'endpoints',
+          'timeScale',
+          'rateLimit',
+          'etag',
+          'pool',
+          'zone',
+          'tags',
+          'availabilitySet',
+          'faultDomain',
+          'provider',
+          'steps',
+          'url',
+          'fleet',
+          'durationSeconds',
+          'description',
+        ],
         known: ['web-01', 'web-02', 'solo', ...ids],
         prefix: '/sim/',
       }),
@@ -242,7 +364,9 @@ export async function fuzzDrill(o: FuzzOptions): Promise<DrillResult> {
     cases += run.cases;
     fivexx += run.failures.length;
     changed += run.changedByRefused;
-    say(`${label}: ${run.cases} requests ${JSON.stringify(run.byClass)}; ${run.acceptedWrites} chunks with an accepted write`);
+    say(
+      `${label}: ${run.cases} requests ${JSON.stringify(run.byClass)}; ${run.acceptedWrites} chunks with an accepted write`,
+    );
     const report = describeFailures(run.failures);
     for (const line of report.slice(0, 10)) say(`  FAILURE ${label}: ${line}`);
     checks.equal(`${label}: 5xx or dropped connections`, run.failures.length, 0);
@@ -252,7 +376,14 @@ export async function fuzzDrill(o: FuzzOptions): Promise<DrillResult> {
   return verdict(
     name,
     `fuzz: ${cases} requests (hub ${hubRun?.cases ?? 0}, simulator ${simRun?.cases ?? 0}), ${fivexx} 5xx or dropped, ${changed} state changes by refused requests`,
-    { cases, hubCases: hubRun?.cases ?? 0, simCases: simRun?.cases ?? 0, fivexx, changedByRefused: changed, seed },
+    {
+      cases,
+      hubCases: hubRun?.cases ?? 0,
+      simCases: simRun?.cases ?? 0,
+      fivexx,
+      changedByRefused: changed,
+      seed,
+    },
     checks.failures,
     startedAt,
   );

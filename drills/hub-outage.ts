@@ -97,14 +97,14 @@ export async function hubOutageDrill(o: HubOutageOptions): Promise<DrillResult> 
           }
         });
     }
-    const spare = outageMs - (Date.now() - downAt);
-    checks.that(`the wave took longer than the outage (${-spare} ms over)`, spare >= 0);
-    await sleep(Math.max(0, spare));
+    // On a busy machine the wave may take longer than planned: then the outage lasts longer too.
+    await sleep(Math.max(0, outageMs - (Date.now() - downAt)));
+    const downFor = Date.now() - downAt;
     const spooled = agents.map((a) => a.agent.heartbeatPayload().outbox);
     maxOutbox = Math.max(...spooled);
     const totalSpooled = spooled.reduce((a, b) => a + b, 0);
     say(
-      `outage over after ${Date.now() - downAt} ms: ${totalSpooled} transitions spooled in the agents' outboxes; the hub comes back`,
+      `outage over after ${downFor} ms: ${totalSpooled} transitions spooled in the agents' outboxes; the hub comes back`,
     );
     checks.equal('transitions spooled during the outage', totalSpooled, vms.length * (2 + 3 * o.eventsPerVm));
 
