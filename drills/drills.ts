@@ -23,7 +23,7 @@ export const DRILLS: DrillEntry[] = [
       killHubDrill(
         quick
           ? { store: 'sqlite', kills: 3, vms: 10, eventsPerVm: 20, steps: 2 }
-          : { store: 'sqlite', kills: 10, vms: 50, eventsPerVm: 100, steps: 3 },
+          : { store: 'sqlite', kills: 10, vms: 40, eventsPerVm: 50, steps: 2 },
       ),
   },
   {
@@ -33,7 +33,7 @@ export const DRILLS: DrillEntry[] = [
       killHubDrill(
         quick
           ? { store: 'postgres', kills: 3, vms: 10, eventsPerVm: 20, steps: 2 }
-          : { store: 'postgres', kills: 10, vms: 50, eventsPerVm: 100, steps: 3 },
+          : { store: 'postgres', kills: 10, vms: 40, eventsPerVm: 50, steps: 2 },
       ),
   },
   {

@@ -60,15 +60,21 @@ export async function startHubProcess(o: {
     50,
   );
   // A hub that exits (a bad config, an unwritable store) fails the start at once, saying why.
-  const url = await Promise.race([
-    listening,
-    exited
-      .then(() => waitFor(() => out.includes('hub listening'), 200).catch(() => ''))
-      .then((ok) => {
-        if (ok) return listening;
-        throw new Error(`hub exited before listening:\n${out}`);
-      }),
-  ]);
+  let url: string;
+  try {
+    url = await Promise.race([
+      listening,
+      exited
+        .then(() => waitFor(() => out.includes('hub listening'), 200).catch(() => ''))
+        .then((ok) => {
+          if (ok) return listening;
+          throw new Error(`hub exited before listening:\n${out}`);
+        }),
+    ]);
+  } catch (err) {
+    child.kill('SIGKILL'); // never leave a hub behind that did not come up in time
+    throw err;
+  }
   return {
     child,
     url,
