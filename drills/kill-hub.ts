@@ -6,13 +6,13 @@
 // At each kill the receiver holds its answers until the hub has recorded every 2xx it got: a 2xx
 // the hub never heard of (cut off by the kill) is rightly sent again — at-least-once — and is not
 // what "run twice after success" means. The kill points themselves are random (seeded).
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { deriveAgentToken } from '../src/hub/auth.js';
 import { tempDir } from '../test/helpers/agent.js';
 import { startHubProcess, type HubProcess } from '../test/helpers/hub-process.js';
+import { writeWaveConfig } from '../test/helpers/hub-wave.js';
 import { cloudEvent, maintenance, publishBatch } from '../test/helpers/hub-publish.js';
 import { dropSchema, PG_URL, pgQuery, postgresMissing, uniqueSchema } from '../test/helpers/postgres.js';
 import { startRawReceiver } from '../test/helpers/raw-receiver.js';
@@ -87,31 +87,6 @@ function storeOf(kind: 'sqlite' | 'postgres', dir: string) {
   };
 }
 
-function writeConfig(dir: string, storeLines: string[], url: string, steps: number): string {
-  const path = join(dir, 'hub.yaml');
-  writeFileSync(
-    path,
-    [
-      ...storeLines,
-      'log:',
-      '  level: info',
-      'executor:',
-      '  concurrency: 16',
-      '  baseBackoff: 50ms',
-      'rules:',
-      '  - name: notify',
-      '    match: {}',
-      '    steps:',
-      ...Array.from(
-        { length: steps },
-        (_, i) => `      - { name: s${i}, action: webhook, timeout: 1s, with: { url: "${url}?s${i}" } }`,
-      ),
-      '',
-    ].join('\n'),
-  );
-  return path;
-}
-
 export async function killHubDrill(o: KillHubOptions): Promise<DrillResult> {
   const startedAt = Date.now();
   const name = `kill-9-${o.store}`;
@@ -141,7 +116,12 @@ export async function killHubDrill(o: KillHubOptions): Promise<DrillResult> {
     const flaky = parseInt(call.key!.slice(-2), 16) % 7 === 0;
     return { status: flaky && n <= 2 ? 503 : 200, delayMs: 15 };
   };
-  const config = writeConfig(dir, store.config, rx.url, o.steps);
+  const config = writeWaveConfig(dir, {
+    url: rx.url,
+    steps: Array.from({ length: o.steps }, (_, i) => `s${i}`),
+    store: store.config,
+    stepTimeout: '1s',
+  });
   const env = { FOREWARN_AGENT_SECRET: AGENT_SECRET, FOREWARN_ADMIN_TOKEN: ADMIN_TOKEN };
   const start = () => startHubProcess({ db: store.db, config, env, timeoutMs: 60_000 });
   let hub: HubProcess = await start();
@@ -214,7 +194,7 @@ export async function killHubDrill(o: KillHubOptions): Promise<DrillResult> {
   const eventsLost = EVENTS - counts.events;
   const cutOff = rx.calls.filter((c) => c.status === 'aborted').length;
   say(
-    `${rx.calls.length} webhook calls for ${STEPS} steps (${cutOff} cut off by kills), ${resent} batches re-sent; store: ${JSON.stringify(counts)}`,
+    `${rx.calls.length} webhook calls for ${STEPS} steps (${cutOff} cut off by kills), ${resent} publish retries while the hub was down; store: ${JSON.stringify(counts)}`,
   );
   checks.equal('kills', kills, o.kills);
   checks.equal('events stored', counts.events, EVENTS);
@@ -246,7 +226,7 @@ export async function killHubDrill(o: KillHubOptions): Promise<DrillResult> {
       stepsSucceeded: firstSuccess.size,
       webhookCalls: rx.calls.length,
       cutOffByKills: cutOff,
-      batchesResent: resent,
+      publishRetries: resent,
       lost,
       runTwiceAfterSuccess: againAfterSuccess.size,
       seed,
