@@ -74,7 +74,7 @@ export async function diskFullDrill(o: DiskFullOptions): Promise<DrillResult> {
   const name = 'disk-full';
   const say = sayer(name, o.quiet);
   const summary = 'disk full / read-only';
-  const hubDisk = mountTmpfs(4096);
+  const hubDisk = mountTmpfs(16_384);
   if ('why' in hubDisk) return skipped(name, summary, hubDisk.why, startedAt);
   const agentDisk = mountTmpfs(1024);
   if ('why' in agentDisk) {
@@ -89,7 +89,7 @@ export async function diskFullDrill(o: DiskFullOptions): Promise<DrillResult> {
   let agent: ReturnType<typeof startAgent> | undefined;
   try {
     // --- The hub's disk fills up.
-    say('hub on a 4 MB tmpfs: 50 events, then the disk is filled and agents keep publishing');
+    say('hub on a 16 MB tmpfs: 50 events, then the disk is filled and agents keep publishing');
     h = await startHub({ dbPath });
     const token = h.agentToken('vm-1');
     checks.equal(

@@ -28,7 +28,7 @@ export const FAULT_PHASES: { name: string; spec: FaultSpec }[] = [
   { name: 'truncated JSON', spec: { malformedRate: 1, malformedKind: 'truncated' } },
   { name: 'hang', spec: { hangRate: 1, hangMs: 5000 } },
   { name: '429 + Retry-After', spec: { errorRate: 1, errorStatus: 429, retryAfter: 1 } },
-  { name: 'a mix at 50%', spec: { errorRate: 0.2, malformedRate: 0.2, hangRate: 0.1, hangMs: 2000 } },
+  { name: 'a random mix', spec: { errorRate: 0.2, malformedRate: 0.2, hangRate: 0.1, hangMs: 2000 } },
 ];
 
 type FleetVm = { name: string; health?: { sources?: { consecutiveFailures?: number }[] } };

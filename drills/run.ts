@@ -1,7 +1,7 @@
 // `npm run drills [-- --quick] [-- --only <name>]`: runs the fault drills one after another, prints
 // each one's progress and verdict line, and writes docs/benchmarks/drills.json and drills.md.
 // Exits 1 when any drill fails. See docs/drills.md.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { Command } from 'commander';
 import { DRILLS } from './drills.js';
@@ -23,7 +23,8 @@ if (unknown.length) {
 }
 const chosen = DRILLS.filter((d) => !only || only.includes(d.name));
 const quick = !!opts.quick;
-const results: (DrillResult & { what: string; table?: string[] })[] = [];
+type Recorded = DrillResult & { what: string; at: string; quick: boolean; table?: string[] };
+const results: Recorded[] = [];
 const started = Date.now();
 for (const d of chosen) {
   console.log(`\n=== ${d.name}: ${d.what}${quick ? ' (quick)' : ''}`);
@@ -41,7 +42,7 @@ for (const d of chosen) {
     };
   }
   console.log(r.line);
-  results.push({ ...r, what: d.what });
+  results.push({ ...r, what: d.what, at: new Date().toISOString(), quick });
 }
 
 console.log(`\n=== verdicts (${Math.round((Date.now() - started) / 1000)} s)`);
@@ -56,20 +57,27 @@ const machine = {
 };
 mkdirSync(opts.out, { recursive: true });
 const at = new Date().toISOString();
-writeFileSync(
-  `${opts.out}/drills.json`,
-  `${JSON.stringify({ at, quick, machine, drills: results.map(({ table: _t, ...r }) => r) }, null, 2)}\n`,
-);
+// With --only, the other drills' last results stay in the file (each result says when it ran).
+const file = `${opts.out}/drills.json`;
+const previous: Recorded[] =
+  only && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { drills: Recorded[] }).drills : [];
+const all = DRILLS.map(
+  (d) => results.find((r) => r.name === d.name) ?? previous.find((r) => r.name === d.name),
+).filter((r): r is Recorded => r !== undefined);
+writeFileSync(file, `${JSON.stringify({ at, machine, drills: all }, null, 2)}\n`);
 const md = [
   '# Fault drills: latest results',
   '',
-  `Run ${at} with \`npm run drills${quick ? ' -- --quick' : ''}\` on ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}. What each drill does: [../drills.md](../drills.md).`,
+  `Written ${at} by \`npm run drills\` on ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node} (a machine shared with other work). What each drill does: [../drills.md](../drills.md).`,
   '',
-  '| drill | verdict | time |',
-  '| --- | --- | --- |',
-  ...results.map((r) => `| ${r.name} | ${r.line.replace(/\|/g, '\\|')} | ${Math.round(r.ms / 1000)} s |`),
+  '| drill | verdict | ran | time |',
+  '| --- | --- | --- | --- |',
+  ...all.map(
+    (r) =>
+      `| ${r.name} | ${r.line.replace(/\|/g, '\\|')} | ${r.at.slice(0, 16).replace('T', ' ')}${r.quick ? ' (quick)' : ''} | ${Math.round(r.ms / 1000)} s |`,
+  ),
   '',
-  ...results.flatMap((r) => (r.table ? [`## ${r.name}`, '', ...r.table, ''] : [])),
+  ...all.flatMap((r) => (r.table ? [`## ${r.name}`, '', ...r.table, ''] : [])),
 ];
 writeFileSync(`${opts.out}/drills.md`, `${md.join('\n')}\n`);
 console.log(`wrote ${opts.out}/drills.json and ${opts.out}/drills.md`);
