@@ -15,7 +15,7 @@ import { startHubProcess, type HubProcess } from '../test/helpers/hub-process.js
 import { writeWaveConfig } from '../test/helpers/hub-wave.js';
 import { cloudEvent, maintenance, publishBatch } from '../test/helpers/hub-publish.js';
 import { dropSchema, PG_URL, pgQuery, postgresMissing, uniqueSchema } from '../test/helpers/postgres.js';
-import { startRawReceiver } from '../test/helpers/raw-receiver.js';
+import { startRawReceiver, type RawReceiver } from '../test/helpers/raw-receiver.js';
 import { seededRandom } from '../test/helpers/sim.js';
 import { waitFor } from '../test/helpers/wait.js';
 import { Checks, sayer, skipped, verdict, type DrillResult } from './verdict.js';
@@ -87,6 +87,30 @@ function storeOf(kind: 'sqlite' | 'postgres', dir: string) {
   };
 }
 
+/**
+ * Waits until the hub has recorded every 2xx the receiver sent, so the kill cuts off no success the
+ * hub never heard of. Gives up when the counts stop moving for 5 s: the hub may have judged a late
+ * 2xx a failure (its own step timeout), and will rightly send that step again.
+ */
+async function untilRecorded(store: { counts(): Promise<StoreCounts> }, rx: RawReceiver): Promise<void> {
+  let last = '';
+  let since = Date.now();
+  await waitFor(
+    async () => {
+      const recorded = (await store.counts()).succeeded;
+      const answered = rx.successesByKey().size;
+      if (recorded === answered) return true;
+      if (`${recorded}/${answered}` !== last) {
+        last = `${recorded}/${answered}`;
+        since = Date.now();
+      }
+      return Date.now() - since > 5000;
+    },
+    60_000,
+    50,
+  ).catch(() => undefined);
+}
+
 export async function killHubDrill(o: KillHubOptions): Promise<DrillResult> {
   const startedAt = Date.now();
   const name = `kill-9-${o.store}`;
@@ -120,13 +144,14 @@ export async function killHubDrill(o: KillHubOptions): Promise<DrillResult> {
     url: rx.url,
     steps: Array.from({ length: o.steps }, (_, i) => `s${i}`),
     store: store.config,
-    stepTimeout: '1s',
+    stepTimeout: '5s',
   });
   const env = { FOREWARN_AGENT_SECRET: AGENT_SECRET, FOREWARN_ADMIN_TOKEN: ADMIN_TOKEN };
   const start = () => startHubProcess({ db: store.db, config, env, timeoutMs: 60_000 });
   let hub: HubProcess = await start();
   const checks = new Checks();
   let kills = 0;
+  const killedAt: number[] = [];
   let resent = 0;
   try {
     // Agents publish in four lanes to whichever hub process is up; a failed batch is sent again.
@@ -162,11 +187,15 @@ export async function killHubDrill(o: KillHubOptions): Promise<DrillResult> {
     for (const point of points) {
       await waitFor(() => progress() >= point, 300_000, 20);
       rx.holding = true;
-      await waitFor(async () => (await store.counts()).succeeded === rx.successesByKey().size, 60_000, 50);
-      const { signal } = await hub.kill('SIGKILL');
-      checks.equal(`kill ${kills + 1} signal`, signal, 'SIGKILL');
-      kills++;
-      rx.release();
+      try {
+        await untilRecorded(store, rx);
+        const { signal } = await hub.kill('SIGKILL');
+        checks.equal(`kill ${kills + 1} signal`, signal, 'SIGKILL');
+        kills++;
+        killedAt.push(Date.now());
+      } finally {
+        rx.release();
+      }
       say(
         `kill ${kills} at ${Math.round(point * 100)}% (${published}/${EVENTS} events published, ${rx.successesByKey().size}/${STEPS} steps done); restarting`,
       );
@@ -176,6 +205,7 @@ export async function killHubDrill(o: KillHubOptions): Promise<DrillResult> {
     await waitFor(() => rx.successesByKey().size >= STEPS, 300_000, 100);
     await sleep(1500); // anything that would run again has had time to
   } catch (err) {
+    rx.release();
     checks.that(`drill did not finish: ${(err as Error).message.split('\n')[0]}`, false);
   }
 
@@ -189,6 +219,17 @@ export async function killHubDrill(o: KillHubOptions): Promise<DrillResult> {
       .filter((c) => c.key && firstSuccess.has(c.key) && c.at > firstSuccess.get(c.key)!)
       .map((c) => c.key),
   );
+  // Say for each such key whether a kill fell between (the hold should prevent it) or the same
+  // hub process sent it again (it judged the 2xx a failure: its own timeout).
+  for (const key of [...againAfterSuccess].slice(0, 5)) {
+    const calls = rx.calls.filter((c) => c.key === key);
+    const first = firstSuccess.get(key!)!;
+    const again = calls.find((c) => c.at > first)!;
+    const across = killedAt.some((t) => t > first && t < again.at);
+    say(
+      `delivered again after a 2xx: ${key} (${calls.map((c) => `${c.status}@${c.at - startedAt}ms`).join(', ')}; ${across ? 'a kill in between' : 'no kill in between'})`,
+    );
+  }
   const stepsLost = STEPS - firstSuccess.size;
   const counts = await store.counts().catch(() => ({ events: -1, succeeded: -1, steps: -1, okTwice: -1 }));
   const eventsLost = EVENTS - counts.events;
