@@ -75,6 +75,8 @@ export class Agent {
     if (this.o.publisher) {
       this.delivery = new Delivery(this.o.journal, this.o.publisher, this.o.log, {
         batchSize: this.o.batchSize,
+        // One ceiling for both: a hub back after an outage is found as soon as a poll would be.
+        maxBackoffMs: this.o.maxBackoffMs,
       });
       this.delivery.start();
     }
@@ -197,7 +199,22 @@ export class Agent {
     const tasks = result.transitions.flatMap((record) =>
       (this.o.sinks ?? []).filter((s) => s.wants(record)).map((s) => ({ sink: s.name, record })),
     );
-    const dropped = this.o.journal.commit(source.name, result.state, result.transitions, tasks);
+    let dropped: number;
+    try {
+      dropped = this.o.journal.commit(source.name, result.state, result.transitions, tasks);
+    } catch (err) {
+      // Disk full or read-only: nothing was committed and the state is not advanced, so the next
+      // poll finds the same transitions again and commits them once the journal can write.
+      health.consecutiveFailures++;
+      health.lastError = `journal: ${(err as Error).message}`;
+      health.lastErrorAt = new Date(this.now()).toISOString();
+      if (health.consecutiveFailures === 1 || health.consecutiveFailures % 30 === 0)
+        this.o.log.error(
+          { source: source.name, err: (err as Error).message, failures: health.consecutiveFailures },
+          'cannot write the journal; will retry',
+        );
+      return false;
+    }
     this.states.set(source.name, result.state);
     if (dropped > 0) this.o.log.error({ dropped }, 'outbox full: dropped the least important transitions');
     for (const t of result.transitions) {

@@ -80,7 +80,11 @@ export class Delivery {
         this.health.backlog = this.journal.outboxSize();
       } catch (err) {
         if (this.stopped) break;
-        this.journal.markAttempt(rows.map((r) => r.seq));
+        try {
+          this.journal.markAttempt(rows.map((r) => r.seq));
+        } catch {
+          // a full disk: the attempt count is only informative, the rows stay in the outbox
+        }
         const failure = err instanceof PublishError ? err : new PublishError(String(err), true);
         this.health.consecutiveFailures++;
         this.health.lastError = failure.message;

@@ -3,6 +3,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ajvMessage, type AjvError } from '../core/validate.js';
+import { storeUnwritable } from '../store/unwritable.js';
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -35,6 +36,15 @@ export function installJsonErrors(app: FastifyInstance, o: JsonErrorOptions): vo
         error: 'Bad Request',
         message: ajvMessage(err.validation as AjvError[], err.validationContext, err.message),
       });
+    }
+    const unwritable = storeUnwritable(err);
+    if (unwritable) {
+      (o.log ?? request.log).error({ err: err.message, url: request.url }, `${o.label}: ${unwritable}`);
+      // 503 + Retry-After: agents keep the batch in their outbox and send it again later.
+      return reply
+        .code(503)
+        .header('retry-after', '30')
+        .send({ error: 'Service Unavailable', message: `${unwritable}; retry later` });
     }
     const status = err.statusCode ?? 500;
     if (status >= 500)

@@ -80,6 +80,8 @@ export interface Hub {
   metrics: HubMetrics;
   /** The NATS transport, when configured. */
   nats?: HubNats;
+  /** Every route the hub serves (method and URL pattern), as Fastify registered them: the auth matrix covers each. */
+  routes: readonly { method: string; url: string }[];
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
   /** Resolves when every stored transition so far has been planned (tests, benchmarks). */
@@ -174,6 +176,10 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, verbose: true },
     },
+  });
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
   });
   installJsonErrors(app, {
     log,
@@ -284,6 +290,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     events,
     metrics,
     nats,
+    routes,
     async listen(port = 0, host = '127.0.0.1') {
       await app.listen({ port, host });
       const address = app.server.address();

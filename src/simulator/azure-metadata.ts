@@ -104,6 +104,7 @@ export function azureMetadataRoutes(ctx: MetadataContext) {
       const wait = fault.latencyMs + (fault.hangMs ?? 0);
       if (wait > 0) await pause(wait, ctx.closing, reply);
       if (fault.errorStatus) {
+        if (fault.retryAfter !== undefined) void reply.header('retry-after', String(fault.retryAfter));
         void reply
           .code(fault.errorStatus)
           .send({ error: STATUS_TEXT[fault.errorStatus] ?? 'Injected failure' });

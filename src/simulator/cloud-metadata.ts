@@ -74,6 +74,7 @@ export function cloudMetadataRoutes(ctx: CloudMetadataContext) {
         const wait = fault.latencyMs + (fault.hangMs ?? 0);
         if (wait > 0) await pause(wait, ctx.closing, reply);
         if (fault.errorStatus) {
+          if (fault.retryAfter !== undefined) void reply.header('retry-after', String(fault.retryAfter));
           return reply
             .code(fault.errorStatus)
             .type('text/plain')

@@ -21,6 +21,8 @@ export interface FaultSpec {
   /** Answer with `errorStatus` (default 500) at this rate. */
   errorRate?: number;
   errorStatus?: number;
+  /** Seconds to send in a Retry-After header with the injected error (a throttling 429 or 503). */
+  retryAfter?: number;
   /** Added delay on every affected request. */
   latencyMs?: number;
   /** Hold the response for `hangMs` (default 120000) at this rate: past any sane client timeout. */
@@ -44,6 +46,7 @@ export interface FaultDecision {
   latencyMs: number;
   hangMs?: number;
   errorStatus?: number;
+  retryAfter?: number;
   malformed?: MalformedKind;
   incarnationBackwards: boolean;
   vanish: boolean;
@@ -100,6 +103,7 @@ export class FaultInjector {
     }
     if (hit(spec.errorRate)) {
       d.errorStatus = spec.errorStatus ?? 500;
+      if (spec.retryAfter !== undefined) d.retryAfter = spec.retryAfter;
       d.labels.push(`status ${d.errorStatus}`);
     } else if (hit(spec.malformedRate)) {
       d.malformed = spec.malformedKind ?? 'truncated';

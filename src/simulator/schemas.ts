@@ -116,6 +116,7 @@ export const FaultSpec = Type.Object(
   {
     errorRate: Type.Optional(Rate),
     errorStatus: Type.Optional(Type.Integer({ minimum: 400, maximum: 599 })),
+    retryAfter: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })),
     latencyMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
     hangRate: Type.Optional(Rate),
     hangMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),

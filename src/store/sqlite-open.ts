@@ -26,5 +26,26 @@ export function openSqlite(path: string, o: OpenOptions): Database.Database {
       db.pragma(`user_version = ${v + 1}`);
     })();
   }
+  if (path !== ':memory:') assertWritable(db, path);
   return db;
+}
+
+/**
+ * SQLite opens a file on a read-only disk without complaint (read-only) and fails only at the
+ * first write: say so at start instead, naming the file, so a bad mount is found at once.
+ */
+function assertWritable(db: Database.Database, path: string): void {
+  try {
+    db.exec('BEGIN IMMEDIATE; ROLLBACK');
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (code.startsWith('SQLITE_BUSY')) return; // another connection is writing: the file is writable
+    db.close();
+    throw Object.assign(
+      new Error(
+        `${path} is not writable (${code}: ${(err as Error).message}); forewarn needs a writable data directory`,
+      ),
+      { code },
+    );
+  }
 }

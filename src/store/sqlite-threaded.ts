@@ -66,12 +66,13 @@ export class SqliteThreadedStore extends SqliteStore {
     this.writer.unref(); // referenced only while a call is in flight
     this.writer.on(
       'message',
-      (m: { id: number; result?: unknown; error?: { name: string; message: string } }) => {
+      (m: { id: number; result?: unknown; error?: { name: string; message: string; code?: string } }) => {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
         if (this.pending.size === 0) this.writer.unref();
-        if (m.error) p.reject(Object.assign(new Error(m.error.message), { name: m.error.name }));
+        if (m.error)
+          p.reject(Object.assign(new Error(m.error.message), { name: m.error.name, code: m.error.code }));
         else p.resolve(m.result);
       },
     );

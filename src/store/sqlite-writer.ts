@@ -19,6 +19,11 @@ parentPort!.on('message', (call: Call) => {
   // better-sqlite3 is synchronous: each call completes (committed) before the next message is read.
   store[call.method]!(...call.args).then(
     (result) => parentPort!.postMessage({ id: call.id, result }),
-    (err: Error) => parentPort!.postMessage({ id: call.id, error: { name: err.name, message: err.message } }),
+    (err: Error & { code?: string }) =>
+      // The code (SQLITE_FULL, SQLITE_READONLY, …) tells the hub a write failed for want of disk.
+      parentPort!.postMessage({
+        id: call.id,
+        error: { name: err.name, message: err.message, code: err.code },
+      }),
   );
 });

@@ -44,9 +44,8 @@ export async function startHubProcess(o: {
   );
   let gone = false;
   void exited.then(() => (gone = true));
-  const url = await waitFor(
+  const listening = waitFor(
     () => {
-      if (gone) throw new Error(`hub exited before listening:\n${out}`);
       for (const line of out.split('\n')) {
         if (!line.includes('hub listening')) continue;
         try {
@@ -60,6 +59,22 @@ export async function startHubProcess(o: {
     o.timeoutMs ?? 20_000,
     50,
   );
+  // A hub that exits (a bad config, an unwritable store) fails the start at once, saying why.
+  let url: string;
+  try {
+    url = await Promise.race([
+      listening,
+      exited
+        .then(() => waitFor(() => out.includes('hub listening'), 200).catch(() => ''))
+        .then((ok) => {
+          if (ok) return listening;
+          throw new Error(`hub exited before listening:\n${out}`);
+        }),
+    ]);
+  } catch (err) {
+    child.kill('SIGKILL'); // never leave a hub behind that did not come up in time
+    throw err;
+  }
   return {
     child,
     url,

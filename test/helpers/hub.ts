@@ -48,7 +48,9 @@ async function testStore(dbPath: string | undefined): Promise<{ store: Store; db
   return { store, dbPath: path };
 }
 
-export async function startHub(options: Partial<HubOptions> & { dbPath?: string } = {}): Promise<TestHub> {
+export async function startHub(
+  options: Partial<HubOptions> & { dbPath?: string; port?: number } = {},
+): Promise<TestHub> {
   const { store, dbPath } = options.store
     ? { store: options.store, dbPath: options.dbPath ?? '' }
     : await testStore(options.dbPath);
@@ -66,7 +68,7 @@ export async function startHub(options: Partial<HubOptions> & { dbPath?: string 
     baseBackoffMs: 50,
     ...options,
   });
-  const url = await hub.listen(0);
+  const url = await hub.listen(options.port ?? 0);
   return {
     hub,
     url,

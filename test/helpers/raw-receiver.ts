@@ -35,15 +35,23 @@ export interface RawReceiver {
   /** While true, requests wait (unanswered) until `release()`. */
   holding: boolean;
   release(): void;
+  /**
+   * Drops the held requests unanswered (their caller is gone: a killed hub). Releasing them instead
+   * could write a 2xx into a socket whose close the receiver has not seen yet, and count it as
+   * received by a caller that no longer exists.
+   */
+  dropHeld(): void;
   /** Requests received and not answered yet. */
   inFlight(): number;
+  /** Of those, the ones held (not being answered until `release()`). */
+  held(): number;
   /** 2xx answers that reached the caller, per Idempotency-Key. */
   successesByKey(): Map<string, number>;
   close(): Promise<void>;
 }
 
 export async function startRawReceiver(): Promise<RawReceiver> {
-  const waiting: (() => void)[] = [];
+  const waiting: { go: () => void; drop: () => void }[] = [];
   let inFlight = 0;
   const r: RawReceiver = {
     url: '',
@@ -53,9 +61,14 @@ export async function startRawReceiver(): Promise<RawReceiver> {
     holding: false,
     release() {
       r.holding = false;
-      for (const go of waiting.splice(0)) go();
+      for (const w of waiting.splice(0)) w.go();
+    },
+    dropHeld() {
+      r.holding = false;
+      for (const w of waiting.splice(0)) w.drop();
     },
     inFlight: () => inFlight,
+    held: () => waiting.length,
     successesByKey() {
       const m = new Map<string, number>();
       for (const c of r.calls)
@@ -117,7 +130,12 @@ export async function startRawReceiver(): Promise<RawReceiver> {
         if (a.delayMs) setTimeout(() => answer(res, call, a, () => closed), a.delayMs);
         else answer(res, call, a, () => closed);
       };
-      if (r.holding) waiting.push(go);
+      const drop = () => {
+        inFlight--;
+        call.status = 'aborted';
+        res.destroy();
+      };
+      if (r.holding) waiting.push({ go, drop });
       else go();
     });
   });

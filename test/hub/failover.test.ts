@@ -3,13 +3,12 @@
 // while steps are running. Every step still runs, none runs twice after success, no event is lost.
 // As in restart.test.ts, the receiver holds its answers at each kill, so a request cut off by the
 // kill is one the dead replica never saw succeed (and the step is rightly run again elsewhere).
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deriveAgentToken } from '../../src/hub/auth.js';
 import { tempDir } from '../helpers/agent.js';
 import { startHubProcess, type HubProcess } from '../helpers/hub-process.js';
+import { writeWaveConfig } from '../helpers/hub-wave.js';
 import { cloudEvent, maintenance, publishBatch } from '../helpers/hub-publish.js';
 import { dropSchema, PG_URL, pgQuery, postgresOrSkip, uniqueSchema } from '../helpers/postgres.js';
 import { startRawReceiver, type RawReceiver } from '../helpers/raw-receiver.js';
@@ -33,33 +32,6 @@ afterAll(async () => {
   if (ready) await dropSchema(schema);
 });
 
-function configFile(dir: string, url: string): string {
-  const path = join(dir, 'hub.yaml');
-  writeFileSync(
-    path,
-    [
-      'store:',
-      '  kind: postgres',
-      `  url: ${PG_URL}`,
-      `  schema: ${schema}`,
-      '  poolSize: 6',
-      'log:',
-      '  level: info',
-      'executor:',
-      '  concurrency: 24',
-      '  baseBackoff: 50ms',
-      'rules:',
-      '  - name: notify',
-      '    match: {}',
-      '    steps:',
-      `      - { name: first, action: webhook, timeout: 2s, with: { url: "${url}?first" } }`,
-      `      - { name: second, action: webhook, timeout: 2s, with: { url: "${url}?second" } }`,
-      '',
-    ].join('\n'),
-  );
-  return path;
-}
-
 async function dbState() {
   const [row] = await pgQuery<Record<string, string>>(
     schema,
@@ -77,7 +49,12 @@ describe.skipIf(!ready)('three hub replicas on PostgreSQL, two killed mid-wave',
     const dir = tempDir('forewarn-failover-');
     rx = await startRawReceiver();
     rx.decide = () => ({ status: 200, delayMs: 20 });
-    const config = configFile(dir, rx.url);
+    const config = writeWaveConfig(dir, {
+      url: rx.url,
+      steps: ['first', 'second'],
+      store: ['store:', '  kind: postgres', `  url: ${PG_URL}`, `  schema: ${schema}`, '  poolSize: 6'],
+      concurrency: 24,
+    });
     const env = { FOREWARN_AGENT_SECRET: AGENT_SECRET, FOREWARN_ADMIN_TOKEN: ADMIN_TOKEN };
     // All three at once: they race to create the schema (the migration lock sorts it out).
     hubs = await Promise.all([0, 1, 2].map(() => startHubProcess({ config, env, timeoutMs: 60_000 })));

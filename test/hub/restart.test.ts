@@ -3,7 +3,6 @@
 // step that succeeded runs again. The hub is a child process (`forewarn hub`); the webhook
 // receiver answers slowly and fails some first attempts, and holds its answers at the moment of
 // the kill, so every request cut off by the kill is one the hub never saw succeed.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
@@ -15,6 +14,7 @@ import type { Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/agent.js';
 import { dropSchema, PG_URL, pgQuery, postgresOrSkip, uniqueSchema } from '../helpers/postgres.js';
 import { startHubProcess, type HubProcess } from '../helpers/hub-process.js';
+import { writeWaveConfig } from '../helpers/hub-wave.js';
 import { cloudEvent, maintenance, publishBatch } from '../helpers/hub-publish.js';
 import { startRawReceiver, type RawReceiver } from '../helpers/raw-receiver.js';
 import { waitFor } from '../helpers/wait.js';
@@ -31,29 +31,6 @@ afterEach(async () => {
   await rx?.close();
   hub = rx = undefined;
 });
-
-function configFile(dir: string, url: string, store: string[]): string {
-  const path = join(dir, 'hub.yaml');
-  writeFileSync(
-    path,
-    [
-      ...store,
-      'log:',
-      '  level: info',
-      'executor:',
-      '  concurrency: 16',
-      '  baseBackoff: 50ms',
-      'rules:',
-      '  - name: notify',
-      '    match: {}',
-      '    steps:',
-      `      - { name: first, action: webhook, timeout: 2s, with: { url: "${url}?first" } }`,
-      `      - { name: second, action: webhook, timeout: 2s, with: { url: "${url}?second" } }`,
-      '',
-    ].join('\n'),
-  );
-  return path;
-}
 
 /** Step statuses and unplanned transitions, read straight from the file. */
 function sqliteState(path: string) {
@@ -160,7 +137,7 @@ describe.each(targets)('hub kill -9 mid-run ($name)', (target) => {
         const flaky = parseInt(call.key!.slice(-2), 16) % 5 === 0;
         return { status: flaky && n <= 2 ? 500 : 200, delayMs: 60 };
       };
-      const config = configFile(dir, rx.url, storeConfig);
+      const config = writeWaveConfig(dir, { url: rx.url, steps: ['first', 'second'], store: storeConfig });
       const env = { FOREWARN_AGENT_SECRET: AGENT_SECRET, FOREWARN_ADMIN_TOKEN: ADMIN_TOKEN };
       hub = await startHubProcess({ db, config, env });
 
@@ -182,7 +159,7 @@ describe.each(targets)('hub kill -9 mid-run ($name)', (target) => {
       }, 1500);
       const killed = await hub.kill('SIGKILL');
       expect(killed.signal).toBe('SIGKILL');
-      rx.release(); // the cut-off requests find their caller gone
+      rx.dropHeld(); // the cut-off requests: their caller is gone
       await sleep(100);
       const cutOff = rx.calls.filter((c) => c.status === 'aborted').length;
       expect(cutOff).toBeGreaterThan(0);
