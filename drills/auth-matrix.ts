@@ -1,7 +1,8 @@
 // Drill 10b: the auth matrix. Every route the hub registered (its own list, from Fastify's
 // onRoute) × every kind of caller: no token, a bad token, an agent token of another VM, the
 // route's own VM's agent token, and the read, operate and admin roles. Each request is otherwise
-// valid (validation runs before the auth check), so the status says what auth decided. A route
+// valid, so the status says what auth decided (auth runs in onRequest, before the body is parsed
+// or validated: test/hub/auth-order.test.ts). A route
 // missing from ACCESS fails the drill: a new route cannot ship without deciding who may call it.
 import { Agent } from 'undici';
 import { ADMIN, OPERATOR, READER, startHub } from '../test/helpers/hub.js';

@@ -78,7 +78,7 @@ export function agentRoutes(ctx: AgentsContext) {
             { additionalProperties: true },
           ),
         },
-        preHandler: guard(ctx.auth, 'admin', vmOf),
+        onRequest: guard(ctx.auth, 'admin', vmOf),
       },
       async (req) => {
         const { agentVersion, vm, ...health } = req.body as {
@@ -103,7 +103,7 @@ export function agentRoutes(ctx: AgentsContext) {
           ),
           description: 'Long-poll: waits up to `wait` seconds for commands; 204 when none came.',
         },
-        preHandler: guard(ctx.auth, 'admin', vmOf),
+        onRequest: guard(ctx.auth, 'admin', vmOf),
       },
       async (req, reply) => {
         const vm = req.params.vm;
@@ -132,7 +132,7 @@ export function agentRoutes(ctx: AgentsContext) {
             { additionalProperties: false },
           ),
         },
-        preHandler: guard(ctx.auth, 'admin', vmOf),
+        onRequest: guard(ctx.auth, 'admin', vmOf),
       },
       async (req, reply) => {
         const done = await finishCommand(ctx, req.params.vm, req.params.id, req.body);
@@ -166,7 +166,7 @@ export function agentRoutes(ctx: AgentsContext) {
           ]),
           description: 'Queue a command for the VM’s agent (operate role).',
         },
-        preHandler: guard(ctx.auth, 'operate'),
+        onRequest: guard(ctx.auth, 'operate'),
       },
       async (req, reply) => {
         const body = req.body as { type: 'approve' | 'run-hook'; eventId?: string; hook?: string };

@@ -55,7 +55,7 @@ export function dashboardRoutes(ctx: DashboardContext) {
       ctx.events.off('change', invalidate);
     });
 
-    app.get('/api/v1/dashboard/me', { schema: { tags }, preHandler: read }, async (req) => {
+    app.get('/api/v1/dashboard/me', { schema: { tags }, onRequest: read }, async (req) => {
       const p = principalOf(req);
       return p.kind === 'operator' ? { name: p.name, role: p.role } : { name: 'unknown', role: 'read' };
     });
@@ -75,7 +75,7 @@ export function dashboardRoutes(ctx: DashboardContext) {
             { additionalProperties: false },
           ),
         },
-        preHandler: read,
+        onRequest: read,
       },
       async (req, reply) => {
         const rows = Number(req.query.rows ?? 50);
@@ -113,7 +113,7 @@ export function dashboardRoutes(ctx: DashboardContext) {
             { additionalProperties: false },
           ),
         },
-        preHandler: read,
+        onRequest: read,
       },
       async (req, reply) => {
         const { q, origin, limit: l, offset: o, ...filter } = req.query;
@@ -147,7 +147,7 @@ export function dashboardRoutes(ctx: DashboardContext) {
       '/api/v1/dashboard/events/:provider/:eventId',
       {
         schema: { tags, params: Type.Object({ provider: Type.String(), eventId: Type.String() }) },
-        preHandler: read,
+        onRequest: read,
       },
       async (req, reply) => {
         const key = eventKey(req.params.provider, req.params.eventId);
@@ -164,7 +164,7 @@ export function dashboardRoutes(ctx: DashboardContext) {
           tags,
           description: 'Dead steps (at most 1000), errors with credentials in URLs taken out.',
         },
-        preHandler: read,
+        onRequest: read,
       },
       async () => {
         const steps = await ctx.store.listSteps({ status: 'dead', limit: 1000 });
@@ -186,7 +186,7 @@ export function dashboardRoutes(ctx: DashboardContext) {
       },
     );
 
-    app.get('/api/v1/dashboard/rules', { schema: { tags }, preHandler: read }, async () => ({
+    app.get('/api/v1/dashboard/rules', { schema: { tags }, onRequest: read }, async () => ({
       rules: ctx.rules.all().map((r): RuleView => ({
         name: r.name,
         description: r.description,

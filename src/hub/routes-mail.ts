@@ -25,7 +25,7 @@ export function mailRoutes(ctx: { auth: Authenticator; capture: MailCapture }) {
             { additionalProperties: false },
           ),
         },
-        preHandler: guard(ctx.auth, 'read'),
+        onRequest: guard(ctx.auth, 'read'),
       },
       async (req) => {
         const all = ctx.capture.list().reverse();

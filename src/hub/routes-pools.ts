@@ -11,7 +11,7 @@ export function poolRoutes(ctx: { store: Store; auth: Authenticator; budgets: Bu
     app.get(
       '/api/v1/pools',
       {
-        preHandler: guard(ctx.auth, 'read'),
+        onRequest: guard(ctx.auth, 'read'),
         schema: { tags: ['read'], description: 'pool budgets and their slots' },
       },
       async () => {

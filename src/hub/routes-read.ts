@@ -45,7 +45,7 @@ export function readRoutes(ctx: ReadContext) {
             { additionalProperties: false },
           ),
         },
-        preHandler: read,
+        onRequest: read,
       },
       async (req) => {
         const q = req.query;
@@ -61,7 +61,7 @@ export function readRoutes(ctx: ReadContext) {
       '/api/v1/events/:provider/:eventId',
       {
         schema: { tags, params: Type.Object({ provider: Type.String(), eventId: Type.String() }) },
-        preHandler: read,
+        onRequest: read,
       },
       async (req, reply) => {
         const key = eventKey(req.params.provider, req.params.eventId);
@@ -73,7 +73,7 @@ export function readRoutes(ctx: ReadContext) {
       },
     );
 
-    app.get('/api/v1/fleet', { schema: { tags }, preHandler: read }, async () => {
+    app.get('/api/v1/fleet', { schema: { tags }, onRequest: read }, async () => {
       const now = ctx.now();
       const vms = (await ctx.store.listVms()).map((vm) => ({
         ...vm,
@@ -94,7 +94,7 @@ export function readRoutes(ctx: ReadContext) {
             { additionalProperties: false },
           ),
         },
-        preHandler: guard(ctx.auth, 'admin'),
+        onRequest: guard(ctx.auth, 'admin'),
       },
       async (req) => ({
         entries: await ctx.store.auditLog(req.query.subject),

@@ -37,7 +37,7 @@ export function rulesRoutes(ctx: RulesContext) {
     const iso = () => new Date(ctx.now()).toISOString();
     const tags = ['rules'];
 
-    app.get('/api/v1/rules', { schema: { tags }, preHandler: guard(ctx.auth, 'read') }, async () => ({
+    app.get('/api/v1/rules', { schema: { tags }, onRequest: guard(ctx.auth, 'read') }, async () => ({
       // Inline secret-looking values never leave the hub; {env}/{file} references are shown as written.
       rules: ctx.rules.all().map((r) => ({
         ...redactRule(r),
@@ -54,7 +54,7 @@ export function rulesRoutes(ctx: RulesContext) {
           params: Type.Object({ name: Type.String() }),
           description: 'Create or replace an API rule (admin).',
         },
-        preHandler: guard(ctx.auth, 'admin'),
+        onRequest: guard(ctx.auth, 'admin'),
       },
       async (req, reply) => {
         const body = req.body as { name?: unknown } | undefined;
@@ -86,7 +86,7 @@ export function rulesRoutes(ctx: RulesContext) {
       '/api/v1/rules/:name',
       {
         schema: { tags, params: Type.Object({ name: Type.String() }) },
-        preHandler: guard(ctx.auth, 'admin'),
+        onRequest: guard(ctx.auth, 'admin'),
       },
       async (req, reply) => {
         try {
@@ -126,7 +126,7 @@ export function rulesRoutes(ctx: RulesContext) {
             { additionalProperties: false },
           ),
         },
-        preHandler: guard(ctx.auth, 'read'),
+        onRequest: guard(ctx.auth, 'read'),
       },
       async (req, reply) => {
         const { event, rule } = req.body;
@@ -167,7 +167,7 @@ export function rulesRoutes(ctx: RulesContext) {
             { additionalProperties: false },
           ),
         },
-        preHandler: guard(ctx.auth, 'read'),
+        onRequest: guard(ctx.auth, 'read'),
       },
       async (req) => ({
         steps: (
@@ -183,7 +183,7 @@ export function rulesRoutes(ctx: RulesContext) {
       '/api/v1/steps/:id',
       {
         schema: { tags: ['runs'], params: Type.Object({ id: Type.String({ pattern: '^\\d{1,12}$' }) }) },
-        preHandler: guard(ctx.auth, 'read'),
+        onRequest: guard(ctx.auth, 'read'),
       },
       async (req, reply) => {
         const id = Number(req.params.id);
@@ -197,7 +197,7 @@ export function rulesRoutes(ctx: RulesContext) {
       '/api/v1/dead-letter',
       {
         schema: { tags: ['runs'], querystring: Type.Object(Page, { additionalProperties: false }) },
-        preHandler: guard(ctx.auth, 'read'),
+        onRequest: guard(ctx.auth, 'read'),
       },
       async (req) => ({
         steps: (await ctx.store.listSteps({ status: 'dead', ...page(req.query) })).map(
@@ -218,7 +218,7 @@ export function rulesRoutes(ctx: RulesContext) {
           ),
           description: 'Redrive the given dead steps, or all (operate role).',
         },
-        preHandler: guard(ctx.auth, 'operate'),
+        onRequest: guard(ctx.auth, 'operate'),
       },
       async (req) => {
         const redriven = await ctx.store.redrive(req.body.ids, iso());

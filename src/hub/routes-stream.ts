@@ -166,7 +166,7 @@ export function streamRoutes(ctx: StreamContext) {
           tags: ['stream'],
           description: 'A single-use ticket (valid 30 s) to open GET /api/v1/stream from a browser.',
         },
-        preHandler: guard(ctx.auth, 'read'),
+        onRequest: guard(ctx.auth, 'read'),
       },
       async (req) => {
         const ticket = randomBytes(24).toString('base64url');
