@@ -49,7 +49,7 @@ function plainBearer(credential: TokenCredential): PipelinePolicy {
   };
 }
 
-function armClient(params: Record<string, unknown>, subscriptionId: string) {
+export function armClient(params: Record<string, unknown>, subscriptionId: string) {
   const credential = new EnvTokenCredential();
   const endpoint = typeof params.endpoint === 'string' ? params.endpoint.replace(/\/+$/, '') : undefined;
   const plain = !!endpoint && endpoint.startsWith('http:') && isBareHost(new URL(endpoint).hostname);

@@ -10,6 +10,40 @@ import { randomUUID } from 'node:crypto';
 import { toIso } from '../core/time.js';
 import type { CloudFaultKind, CloudInventory, SimSnapshot } from './cloud-inventory.js';
 
+/** The service principal the simulator's token endpoint accepts (docs/simulator.md). */
+export const SIM_AZURE_CLIENT = {
+  tenantId: '72f988bf-0000-4000-8000-00000000f0e1',
+  clientId: '1b0f6c3e-0000-4000-8000-0000000c11e7',
+  clientSecret: 'sim-azure-client-secret',
+};
+
+/**
+ * `POST /{tenant}/oauth2/v2.0/token`, client-credentials grant, as the Microsoft identity platform
+ * answers it: the simulator's ARM token for the simulator's service principal, else OAuth's error.
+ */
+export function tokenCall(inv: CloudInventory, tenant: string, form: string): ArmAnswer {
+  const f = new URLSearchParams(form);
+  const error = (status: number, code: string, description: string) => ({
+    status,
+    body: { error: code, error_description: description },
+  });
+  if (f.get('grant_type') !== 'client_credentials')
+    return error(400, 'unsupported_grant_type', 'AADSTS70003: only client_credentials.');
+  if (tenant !== SIM_AZURE_CLIENT.tenantId)
+    return error(400, 'invalid_tenant', `AADSTS90002: Tenant '${tenant}' not found.`);
+  if (
+    f.get('client_id') !== SIM_AZURE_CLIENT.clientId ||
+    f.get('client_secret') !== SIM_AZURE_CLIENT.clientSecret
+  )
+    return error(401, 'invalid_client', 'AADSTS7000215: Invalid client secret provided.');
+  if (!(f.get('scope') ?? '').includes('management.azure.com'))
+    return error(400, 'invalid_scope', 'AADSTS70011: The provided scope is not valid.');
+  return {
+    status: 200,
+    body: { token_type: 'Bearer', expires_in: 3599, access_token: inv.keys.arm[0]!.secret },
+  };
+}
+
 export interface ArmRequest {
   method: string;
   /** Path and query, as received. */

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { parseDuration } from '../core/time.js';
 import { CLOUD_APIS, CLOUD_FAULT_KINDS, type CloudInventory } from './cloud-inventory.js';
-import { armCall } from './arm-api.js';
+import { armCall, tokenCall } from './arm-api.js';
 import { cvmCall } from './cvm-api.js';
 import { ec2Call } from './ec2-api.js';
 import { ecsCall } from './ecs-api.js';
@@ -44,6 +44,14 @@ export function cloudApiRoutes(inv: CloudInventory) {
         .send(JSON.stringify(answer.body));
     };
     app.route({ method: ['GET', 'POST'], url: '/', schema: { hide: true }, handler: handle });
+    app.post('/:tenant/oauth2/v2.0/token', { schema: { hide: true } }, async (request, reply) => {
+      const answer = tokenCall(
+        inv,
+        (request.params as { tenant: string }).tenant,
+        typeof request.body === 'string' ? request.body : '',
+      );
+      return reply.code(answer.status).send(answer.body);
+    });
     app.route({
       method: ['GET', 'PUT'],
       url: '/subscriptions/*',
