@@ -123,8 +123,23 @@ describe('Azure: a scheduled reboot → a snapshot of every managed disk', () =>
       snapshots.map((s) => s.snapshotId).sort(),
     );
     expect(out.snapshots.every((s: any) => s.status === 'Succeeded')).toBe(true);
+    expect(JSON.stringify(step)).not.toContain(SIM_CLOUD_KEYS.arm.secret);
     expect(out.snapshots[0].snapshotId).toMatch(
       /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/snapshots\/forewarn-[0-9a-f]{16}-az-01_OsDisk_1_/,
+    );
+  });
+
+  it('without wait, the step ends once every PUT is accepted, with the snapshots’ ids', async () => {
+    await t.control('PATCH', '/cloud/config', { snapshotDuration: '1000h' });
+    const { key } = await setup();
+    const step = await finished(key);
+    expect(step.status).toBe('succeeded');
+    const out = step.attempts[0].output;
+    expect(out.snapshots.map((s: any) => s.status)).toEqual(['Creating', 'Creating', 'Creating']);
+    const snapshots = await simSnapshots();
+    expect(snapshots.every((s) => s.status === 'progressing')).toBe(true);
+    expect(out.snapshots.map((s: any) => s.snapshotId).sort()).toEqual(
+      snapshots.map((s) => s.snapshotId).sort(),
     );
   });
 
