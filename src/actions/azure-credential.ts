@@ -27,7 +27,9 @@ export class EnvTokenCredential implements TokenCredential {
 
   /** Throws ActionConfigError when neither a token nor a client secret is configured. */
   constructor() {
-    if (!env('AZURE_ACCESS_TOKEN') && !(process.env.AZURE_TENANT_ID && process.env.AZURE_CLIENT_ID))
+    const principal =
+      process.env.AZURE_TENANT_ID && process.env.AZURE_CLIENT_ID && env('AZURE_CLIENT_SECRET');
+    if (!env('AZURE_ACCESS_TOKEN') && !principal)
       throw new ActionConfigError(
         'credentials: set AZURE_ACCESS_TOKEN (or …_FILE), or AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or …_FILE)',
       );

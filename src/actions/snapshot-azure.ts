@@ -11,7 +11,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { bearerTokenAuthenticationPolicyName, type PipelinePolicy } from '@azure/core-rest-pipeline';
 import { parseDuration } from '../core/time.js';
 import { redact } from '../hub/redact.js';
-import type { ActionContext } from './action.js';
+import { ActionConfigError, type ActionContext } from './action.js';
 import { EnvTokenCredential } from './azure-credential.js';
 import { CloudCallError, isBareHost } from './cloud-common.js';
 
@@ -70,7 +70,7 @@ export function armClient(params: Record<string, unknown>, subscriptionId: strin
 function armError(call: string, err: unknown): CloudCallError {
   if (err instanceof CloudCallError) return err;
   const e = err as { code?: string; statusCode?: number; message?: string; name?: string };
-  if (e.name === 'ActionConfigError') throw err;
+  if (err instanceof ActionConfigError) throw err;
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
   const code = typeof e.code === 'string' && status !== undefined ? e.code : undefined;
   // No status: no answer (a network error, a timeout), worth another try.

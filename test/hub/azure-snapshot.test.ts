@@ -157,6 +157,18 @@ describe('Azure: a scheduled reboot → a snapshot of every managed disk', () =>
     expect(await simSnapshots()).toEqual([]);
   });
 
+  it('no credential configured fails without a retry, saying which variables to set', async () => {
+    delete process.env.AZURE_ACCESS_TOKEN_FILE;
+    const { key } = await setup();
+    const step = await finished(key);
+    expect(step.status).toBe('dead');
+    expect(step.attempts).toHaveLength(1);
+    expect(step.attempts[0]).toMatchObject({
+      retryable: false,
+      detail: expect.stringContaining('AZURE_ACCESS_TOKEN'),
+    });
+  });
+
   it('an unknown resource group is a 404 ResourceNotFound, not retried', async () => {
     const { key } = await setup({ resourceGroup: 'elsewhere' });
     const step = await finished(key);
