@@ -217,7 +217,7 @@ function putSnapshot(inv: CloudInventory, req: ArmRequest, path: string, m: RegE
   const opUrl = `${req.origin}/subscriptions/${m[1]}/providers/Microsoft.Compute/locations/${b.location}/operations/${op}?api-version=2025-01-02`;
   return {
     status: 202,
-    headers: { 'azure-asyncoperation': opUrl, location: opUrl, 'retry-after': '0' },
+    headers: { 'azure-asyncoperation': opUrl, location: opUrl },
     body: snapshotView(inv, s, b.location),
   };
 }
