@@ -5,7 +5,7 @@
 // derived from the step's idempotency key and the disk, so a retry after a partial failure gets
 // the same snapshot back from ECS instead of a second one. Optionally waits (DescribeSnapshots)
 // until every snapshot is accomplished. The snapshot ids are the step's output.
-// Providers: alibaba. (AWS and Azure are not built yet; validate() says so.)
+// Providers: alibaba (here), aws (snapshot-aws.ts), azure (snapshot-azure.ts).
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import EcsModule, * as $Ecs from '@alicloud/ecs20140526';
@@ -24,6 +24,7 @@ import {
   instanceIdFor,
 } from './cloud-common.js';
 import { snapshotOnAws } from './snapshot-aws.js';
+import { snapshotOnAzure } from './snapshot-azure.js';
 
 // The package is CommonJS with its client as `exports.default`: Node's ESM import gives the
 // exports object, bundlers' interop (vitest) the client itself.
@@ -46,7 +47,14 @@ const FIELDS = new Set([
   'retentionDays',
   'wait',
   'pollInterval',
+  'subscriptionId',
+  'resourceGroup',
+  'incremental',
 ]);
+const AZURE_ONLY = ['subscriptionId', 'resourceGroup', 'incremental'];
+const SUBSCRIPTION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const RESOURCE_GROUP = /^[-\w._()]{1,90}$/;
+const AZURE_VM = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ECS_INSTANCE = /^i-[0-9a-z]+$/;
 const AWS_INSTANCE = /^i-[0-9a-f]{8,17}$/;
 const PREFIX = /^[A-Za-z][A-Za-z0-9:_-]{0,39}$/;
@@ -195,14 +203,65 @@ async function snapshotOnAlibaba(
   }
 }
 
+function validateAzure(params: Record<string, unknown>): void {
+  if (params.region !== undefined) fail('region: not for azure (snapshots go where the VM is)');
+  if (params.credentials !== undefined)
+    fail('credentials: not for azure (AZURE_ACCESS_TOKEN or AZURE_CLIENT_SECRET, see docs/actions.md)');
+  if (params.retentionDays !== undefined) fail('retentionDays: not for azure');
+  const sub = params.subscriptionId;
+  if (sub !== undefined && (typeof sub !== 'string' || !SUBSCRIPTION.test(sub)))
+    fail('subscriptionId: a subscription id (a GUID); default AZURE_SUBSCRIPTION_ID');
+  if (typeof params.resourceGroup !== 'string' || !RESOURCE_GROUP.test(params.resourceGroup))
+    fail('resourceGroup: required for azure, the VM’s resource group');
+  if (params.incremental !== undefined && typeof params.incremental !== 'boolean')
+    fail('incremental: true or false');
+}
+
+async function runOnAzure(ctx: ActionContext, params: Record<string, unknown>): Promise<ActionResult> {
+  // The agent on an Azure VM is named by the VM's name; `instanceId`/`instances` can say otherwise.
+  const vmName = instanceIdFor(ctx, params, AZURE_VM) ?? ctx.vm;
+  const subscriptionId = (params.subscriptionId as string | undefined) ?? process.env.AZURE_SUBSCRIPTION_ID;
+  const fixed = { provider: 'azure', vm: vmName, resourceGroup: params.resourceGroup as string };
+  if (!AZURE_VM.test(vmName))
+    return { ok: false, retryable: false, detail: `snapshot: ${vmName} is not an Azure VM name` };
+  if (!subscriptionId || !SUBSCRIPTION.test(subscriptionId))
+    return { ok: false, retryable: false, detail: 'snapshot: set subscriptionId or AZURE_SUBSCRIPTION_ID' };
+  const made: Made[] = [];
+  const target = {
+    vmName,
+    subscriptionId,
+    resourceGroup: fixed.resourceGroup,
+    prefix: (params.prefix as string | undefined) ?? 'forewarn',
+  };
+  try {
+    await snapshotOnAzure(ctx, params, target, made);
+  } catch (err) {
+    if (err instanceof ActionConfigError)
+      return { ok: false, retryable: false, detail: err.message, output: { ...fixed, snapshots: made } };
+    const e = err instanceof CloudCallError ? err : cloudError('snapshot', err);
+    return {
+      ok: false,
+      retryable: e.retryable,
+      detail: e.message,
+      output: { ...fixed, snapshots: made, ...(e.code ? { code: e.code } : {}) },
+    };
+  }
+  return {
+    ok: true,
+    detail: `${made.length} snapshot${made.length === 1 ? '' : 's'} of ${vmName}: ${made.map((m) => m.name).join(', ')}`,
+    output: { ...fixed, snapshots: made },
+  };
+}
+
 export const snapshotAction: Action = {
   kind: 'snapshot',
   validate(params) {
     for (const k of Object.keys(params)) if (!FIELDS.has(k)) fail(`unknown field ${k}`);
     const provider = params.provider ?? 'alibaba';
-    if (provider === 'azure') fail('provider azure is not supported yet (alibaba and aws)');
-    if (provider !== 'alibaba' && provider !== 'aws')
-      fail(`provider must be alibaba or aws, not ${JSON.stringify(provider)}`);
+    if (provider !== 'alibaba' && provider !== 'aws' && provider !== 'azure')
+      fail(`provider must be alibaba, aws or azure, not ${JSON.stringify(provider)}`);
+    if (provider === 'azure') validateAzure(params);
+    else for (const k of AZURE_ONLY) if (params[k] !== undefined) fail(`${k}: only for provider azure`);
     if (params.region !== undefined && (typeof params.region !== 'string' || !REGION.test(params.region)))
       fail('region: a region id such as cn-hangzhou or us-east-1');
     if (provider === 'aws') {
@@ -242,6 +301,7 @@ export const snapshotAction: Action = {
 
   async run(ctx, params): Promise<ActionResult> {
     const provider = (params.provider as string | undefined) ?? 'alibaba';
+    if (provider === 'azure') return runOnAzure(ctx, params);
     const pattern = provider === 'aws' ? AWS_INSTANCE : ECS_INSTANCE;
     const instanceId = instanceIdFor(ctx, params, pattern);
     if (!instanceId || !pattern.test(instanceId))

@@ -1,13 +1,15 @@
 // The clouds' control-plane APIs on the simulator's root path, where the SDKs send them (all
 // three SDKs post to `/` of their endpoint): a call with X-TC-Action is Tencent CVM, one signed
 // AWS4-HMAC-SHA256 is AWS EC2, anything else Alibaba ECS. Bodies are kept raw, since every
-// signature covers the body's exact bytes. Also the control routes (/sim/cloud/...) that show
+// signature covers the body's exact bytes. Azure Resource Manager calls (arm-api.ts) come under
+// /subscriptions/…, as @azure/arm-compute sends them. Also the control routes (/sim/cloud/...) that show
 // disks, snapshots and reinstalls and inject faults.
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { parseDuration } from '../core/time.js';
 import { CLOUD_APIS, CLOUD_FAULT_KINDS, type CloudInventory } from './cloud-inventory.js';
+import { armCall, tokenCall } from './arm-api.js';
 import { cvmCall } from './cvm-api.js';
 import { ec2Call } from './ec2-api.js';
 import { ecsCall } from './ecs-api.js';
@@ -42,6 +44,41 @@ export function cloudApiRoutes(inv: CloudInventory) {
         .send(JSON.stringify(answer.body));
     };
     app.route({ method: ['GET', 'POST'], url: '/', schema: { hide: true }, handler: handle });
+    app.post('/:tenant/oauth2/v2.0/token', { schema: { hide: true } }, async (request, reply) => {
+      const answer = tokenCall(
+        inv,
+        (request.params as { tenant: string }).tenant,
+        typeof request.body === 'string' ? request.body : '',
+      );
+      return reply.code(answer.status).send(answer.body);
+    });
+    app.route({
+      method: ['GET', 'PUT'],
+      url: '/subscriptions/*',
+      schema: { hide: true },
+      handler: async (request, reply) => {
+        let body: unknown;
+        try {
+          body = typeof request.body === 'string' && request.body ? JSON.parse(request.body) : undefined;
+        } catch {
+          return reply
+            .code(400)
+            .send({ error: { code: 'InvalidRequestContent', message: 'The request content was invalid.' } });
+        }
+        const answer = armCall(inv, {
+          method: request.method,
+          url: request.raw.url ?? '/',
+          origin: `${request.protocol}://${request.headers.host ?? 'localhost'}`,
+          authorization: request.headers.authorization,
+          body,
+        });
+        return reply
+          .code(answer.status)
+          .headers(answer.headers ?? {})
+          .type('application/json; charset=utf-8')
+          .send(JSON.stringify(answer.body));
+      },
+    });
   };
 }
 

@@ -1,7 +1,8 @@
 // The simulated clouds' control-plane state: the disks of each Alibaba ECS instance (one system
 // disk and some data disks, seeded per VM and stable across calls), the snapshots taken of them
 // (progressing → accomplished after a time-scaled delay), Tencent CVM reinstalls per instance,
-// the access keys the APIs accept, and injected control-plane faults.
+// the access keys the APIs accept, and injected control-plane faults. Azure VMs' managed disks
+// (ARM resource ids) come from the same per-VM inventory.
 import { createHash, randomUUID } from 'node:crypto';
 import { toIso } from '../core/time.js';
 import { alibabaInstanceId } from './alibaba-metadata.js';
@@ -11,8 +12,8 @@ import { SimError, type SimVm } from './fleet.js';
 import { tencentInstanceId } from './tencent-metadata.js';
 
 export interface SimDisk {
-  /** Which API serves it: ECS disks (d-…) or EC2 volumes (vol-…). */
-  cloud: 'ecs' | 'ec2';
+  /** Which API serves it: ECS disks (d-…), EC2 volumes (vol-…) or Azure managed disks (ARM ids). */
+  cloud: 'ecs' | 'ec2' | 'arm';
   diskId: string;
   vm: string;
   instanceId: string;
@@ -25,7 +26,7 @@ export interface SimDisk {
 }
 
 export interface SimSnapshot {
-  cloud: 'ecs' | 'ec2';
+  cloud: 'ecs' | 'ec2' | 'arm';
   snapshotId: string;
   name: string;
   description: string;
@@ -52,7 +53,7 @@ export interface SimReset {
   doneAt: number;
 }
 
-export const CLOUD_APIS = ['ecs', 'cvm', 'ec2'] as const;
+export const CLOUD_APIS = ['ecs', 'cvm', 'ec2', 'arm'] as const;
 export type CloudApi = (typeof CLOUD_APIS)[number];
 export const CLOUD_FAULT_KINDS = ['throttle', 'internal-error', 'unavailable', 'forbidden'] as const;
 export type CloudFaultKind = (typeof CLOUD_FAULT_KINDS)[number];
@@ -78,6 +79,8 @@ export const SIM_CLOUD_KEYS: Record<CloudApi, CloudKey> = {
   ecs: { id: 'LTAI5tSimulatorKey0001', secret: 'sim-alibaba-access-key-secret' },
   cvm: { id: 'AKIDsimulatorSecretId0001', secret: 'sim-tencent-secret-key' },
   ec2: { id: 'AKIASIMULATORKEY0001', secret: 'sim-aws-secret-access-key' },
+  // ARM takes a bearer token: the id is only a label, the secret the token.
+  arm: { id: 'sim-azure', secret: 'sim-azure-management-token' },
 };
 
 const hash = (...parts: string[]) => createHash('sha256').update(parts.join('/')).digest('hex');
@@ -110,6 +113,7 @@ export class CloudInventory {
       ecs: keys.ecs ?? [SIM_CLOUD_KEYS.ecs],
       cvm: keys.cvm ?? [SIM_CLOUD_KEYS.cvm],
       ec2: keys.ec2 ?? [SIM_CLOUD_KEYS.ec2],
+      arm: keys.arm ?? [SIM_CLOUD_KEYS.arm],
     };
   }
 
@@ -124,8 +128,8 @@ export class CloudInventory {
 
   requireVm(name: string): SimVm {
     const vm = this.controller.fleet.require(name);
-    if (vm.provider !== 'alibaba' && vm.provider !== 'aws')
-      throw new SimError(400, `${name} is not an Alibaba or AWS VM (provider ${vm.provider})`);
+    if (vm.provider !== 'alibaba' && vm.provider !== 'aws' && vm.provider !== 'azure')
+      throw new SimError(400, `${name} is not an Alibaba, AWS or Azure VM (provider ${vm.provider})`);
     return vm;
   }
 
@@ -136,15 +140,16 @@ export class CloudInventory {
     this.dataDisks.set(vm, count);
   }
 
-  /** Every Alibaba VM's disks and AWS VM's volumes: the system (root) disk first, then the data disks. */
+  /** Every Alibaba, AWS and Azure VM's disks: the system (OS, root) disk first, then the data disks. */
   disks(): SimDisk[] {
     return this.controller.fleet
       .list()
-      .filter((vm) => vm.provider === 'alibaba' || vm.provider === 'aws')
+      .filter((vm) => vm.provider === 'alibaba' || vm.provider === 'aws' || vm.provider === 'azure')
       .flatMap((vm) => this.disksOf(vm));
   }
 
   disksOf(vm: SimVm): SimDisk[] {
+    if (vm.provider === 'azure') return this.azureDisksOf(vm);
     const count = this.dataDisks.get(vm.name) ?? this.defaultDataDisks;
     const regionId = simRegion(vm);
     const aws = vm.provider === 'aws';
@@ -165,6 +170,39 @@ export class CloudInventory {
       size: i === 0 ? (aws ? 8 : 40) : 100,
       device: aws && i === 0 ? '/dev/xvda' : `/dev/xvd${String.fromCharCode(97 + i)}`,
     }));
+  }
+
+  /** An Azure VM's managed disks, named as the portal names them (`<vm>_OsDisk_1_<hex>`). */
+  private azureDisksOf(vm: SimVm): SimDisk[] {
+    const count = this.dataDisks.get(vm.name) ?? this.defaultDataDisks;
+    const group = `/subscriptions/${vm.subscriptionId}/resourceGroups/${vm.resourceGroup}`;
+    return Array.from({ length: count + 1 }, (_, i) => ({
+      cloud: 'arm' as const,
+      diskId: `${group}/providers/Microsoft.Compute/disks/${
+        i === 0 ? `${vm.name}_OsDisk_1_${hash(vm.id, 'os').slice(0, 32)}` : `${vm.name}_DataDisk_${i - 1}`
+      }`,
+      vm: vm.name,
+      instanceId: vm.id,
+      regionId: vm.location,
+      zoneId: vm.zone ?? '',
+      type: i === 0 ? ('system' as const) : ('data' as const),
+      category: 'Premium_LRS',
+      size: i === 0 ? 30 : 128,
+      device: i === 0 ? 'os' : `lun${i - 1}`,
+    }));
+  }
+
+  /** The Azure VM of that subscription, resource group (case-insensitive, as in ARM) and name. */
+  armVm(subscriptionId: string, resourceGroup: string, name: string): SimVm | undefined {
+    return this.controller.fleet
+      .list()
+      .find(
+        (vm) =>
+          vm.provider === 'azure' &&
+          vm.name === name &&
+          vm.subscriptionId === subscriptionId &&
+          vm.resourceGroup.toLowerCase() === resourceGroup.toLowerCase(),
+      );
   }
 
   ecsInstance(instanceId: string): SimVm | undefined {
@@ -193,16 +231,24 @@ export class CloudInventory {
 
   createSnapshot(
     disk: SimDisk,
-    input: { name: string; description: string; tags: Record<string, string>; clientToken?: string },
+    input: {
+      name: string;
+      description: string;
+      tags: Record<string, string>;
+      clientToken?: string;
+      /** ARM names its snapshots itself (the resource id); the other clouds get a generated id. */
+      snapshotId?: string;
+    },
   ): SimSnapshot {
     const now = this.controller.now();
     const s: SimSnapshot = {
       cloud: disk.cloud,
-      snapshotId:
-        disk.cloud === 'ec2'
-          ? `snap-0${hash(randomUUID()).slice(0, 16)}`
-          : `s-bp1${hash(randomUUID()).slice(0, 17)}`,
       ...input,
+      snapshotId:
+        input.snapshotId ??
+        (disk.cloud === 'ec2'
+          ? `snap-0${hash(randomUUID()).slice(0, 16)}`
+          : `s-bp1${hash(randomUUID()).slice(0, 17)}`),
       diskId: disk.diskId,
       diskType: disk.type,
       diskSize: disk.size,

@@ -12,10 +12,18 @@ import { SNAPSHOT_NAME } from '../../src/simulator/ecs-api.js';
 
 describe('snapshot.validate', () => {
   it.each([
-    [{ provider: 'azure' }, /azure is not supported yet/],
+    [{ provider: 'azure' }, /resourceGroup: required for azure/],
+    [{ provider: 'azure', resourceGroup: 'rg', region: 'westeurope' }, /region: not for azure/],
+    [{ provider: 'azure', resourceGroup: 'rg', subscriptionId: 'sub-1' }, /subscriptionId/],
+    [{ provider: 'azure', resourceGroup: 'rg', incremental: 'yes' }, /incremental/],
+    [
+      { provider: 'azure', resourceGroup: 'rg', credentials: { id: { env: 'A' }, secret: { env: 'B' } } },
+      /credentials: not for azure/,
+    ],
+    [{ provider: 'aws', resourceGroup: 'rg' }, /resourceGroup: only for provider azure/],
     [{ provider: 'aws', diskType: 'system' }, /diskType: all or data on aws/],
     [{ provider: 'aws', retentionDays: 7 }, /retentionDays: not for aws/],
-    [{ provider: 'gcp' }, /provider must be alibaba/],
+    [{ provider: 'gcp' }, /provider must be alibaba, aws or azure/],
     [{ prefix: '9lives' }, /prefix/],
     [{ prefix: 'auto-x' }, /auto/],
     [{ region: 'Hangzhou' }, /region/],
@@ -134,10 +142,10 @@ describe('examples/tencent-nightly-reimage', () => {
   // The whole file loads only once the cron trigger exists; its reset step is checked already.
   it('has a cron rule whose reset step validates', () => {
     const doc = parseYaml(readFileSync('examples/tencent-nightly-reimage/hub.yaml', 'utf8')) as {
-      rules: { on: unknown; steps: { action: string; with: Record<string, unknown> }[] }[];
+      rules: { schedule: unknown; steps: { action: string; with: Record<string, unknown> }[] }[];
     };
     const [rule] = doc.rules;
-    expect(rule!.on).toEqual({ schedule: '0 3 * * *', timezone: 'Asia/Shanghai' });
+    expect(rule!.schedule).toMatchObject({ cron: '0 3 * * *', timezone: 'Asia/Shanghai' });
     expect(rule!.steps[0]!.action).toBe('reset');
     resetAction.validate(rule!.steps[0]!.with);
   });
