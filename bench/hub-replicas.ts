@@ -209,7 +209,7 @@ async function runSet(kind: Kind, replicas: number, log: (m: string) => void) {
       ingestPerS: (accepted.size / (lastAccepted - t0)) * 1000,
       publish: summarize(publishMs),
       latency: summarize(latencies),
-      waveMs: Math.max(...firstArrivals) - t0,
+      waveMs: firstArrivals.reduce((a, b) => Math.max(a, b), -Infinity) - t0,
       delivered: arrivals.size,
       expected,
       duplicates: [...arrivals.values()].filter((l) => l.length > 1).length,
