@@ -3,7 +3,7 @@
 // every message in it has its PubAck, so a lost connection means a resend, which JetStream's
 // duplicate window (Nats-Msg-Id) and the hub's CloudEvent dedup both absorb.
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import { toCloudEvent, type TransitionRecord } from '../core/transition.js';
 import { subjects, VM_TOKEN, type NatsConnectionConfig } from '../nats/config.js';
 import { connectNats, natsErrorText } from '../nats/connect.js';
@@ -53,7 +53,7 @@ export class NatsPublisher implements Publisher {
   async publish(batch: TransitionRecord[], signal?: AbortSignal): Promise<void> {
     let js = this.js;
     try {
-      js ??= this.js = jetstream(await this.link.connection());
+      js ??= this.js = (await import('@nats-io/jetstream')).jetstream(await this.link.connection());
     } catch (err) {
       throw new PublishError(`cannot connect to NATS: ${natsErrorText(err)}`, true);
     }

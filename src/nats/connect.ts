@@ -1,13 +1,15 @@
 // One way to open a NATS connection for agents and hubs: credentials from the config, reconnect
 // forever once connected (a NATS restart is a pause, not an exit), and for an agent a private
 // reply inbox its server permissions can be written against.
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { NatsConnectionConfig } from './config.js';
 
 export async function connectNats(
   c: NatsConnectionConfig,
   o: { name: string; inboxPrefix?: string },
 ): Promise<NatsConnection> {
+  // Loaded on first use: an agent on HTTPS never pays the NATS client's memory (≤ 60 MB budget).
+  const { connect, credsAuthenticator } = await import('@nats-io/transport-node');
   return connect({
     servers: c.servers,
     name: o.name,
