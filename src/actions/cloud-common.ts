@@ -2,6 +2,7 @@
 // (never from the rules, never logged), which instance an event is about, the endpoint to call,
 // and how a cloud's error code maps to retryable or not.
 import { isIP } from 'node:net';
+import { parseDuration } from '../core/time.js';
 import { redact } from '../hub/redact.js';
 import type { ActionContext } from './action.js';
 import { ActionConfigError } from './action.js';
@@ -52,6 +53,18 @@ export function cloudCredentials(provider: keyof typeof CREDENTIAL_ENV, value: u
   }
   const [id, secret] = CREDENTIAL_ENV[provider];
   return { id: fromEnv(id), secret: fromEnv(secret) };
+}
+
+/** `wait` (boolean) and `pollInterval` (a duration), shared by the cloud actions that can wait. */
+export function checkWaitFields(params: Record<string, unknown>, where: string): void {
+  if (params.wait !== undefined && typeof params.wait !== 'boolean')
+    throw new ActionConfigError(`${where}: wait: true or false`);
+  if (params.pollInterval !== undefined)
+    try {
+      parseDuration(params.pollInterval as string);
+    } catch (err) {
+      throw new ActionConfigError(`${where}: pollInterval: ${(err as Error).message}`);
+    }
 }
 
 export function checkEndpoint(value: unknown, where: string): void {

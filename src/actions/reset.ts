@@ -19,6 +19,7 @@ import {
   checkCredentials,
   checkEndpoint,
   checkInstanceFields,
+  checkWaitFields,
   cloudCredentials,
   earlierOutputs,
   instanceIdFor,
@@ -147,13 +148,7 @@ export const resetAction: Action = {
     checkInstanceFields(params, 'reset');
     if (params.imageId !== undefined && (typeof params.imageId !== 'string' || !IMAGE.test(params.imageId)))
       fail('imageId: an image id such as img-abcd1234 (leave it out to reinstall the current image)');
-    if (params.wait !== undefined && typeof params.wait !== 'boolean') fail('wait: true or false');
-    if (params.pollInterval !== undefined)
-      try {
-        parseDuration(params.pollInterval as string);
-      } catch (err) {
-        fail(`pollInterval: ${(err as Error).message}`);
-      }
+    checkWaitFields(params, 'reset');
   },
 
   async run(ctx, params): Promise<ActionResult> {

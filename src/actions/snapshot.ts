@@ -18,6 +18,7 @@ import {
   checkCredentials,
   checkEndpoint,
   checkInstanceFields,
+  checkWaitFields,
   CloudCallError,
   cloudCredentials,
   cloudError,
@@ -290,13 +291,7 @@ export const snapshotAction: Action = {
     const days = params.retentionDays;
     if (days !== undefined && (!Number.isInteger(days) || (days as number) < 1 || (days as number) > 65536))
       fail('retentionDays: an integer from 1 to 65536');
-    if (params.wait !== undefined && typeof params.wait !== 'boolean') fail('wait: true or false');
-    if (params.pollInterval !== undefined)
-      try {
-        parseDuration(params.pollInterval as string);
-      } catch (err) {
-        fail(`pollInterval: ${(err as Error).message}`);
-      }
+    checkWaitFields(params, 'snapshot');
   },
 
   async run(ctx, params): Promise<ActionResult> {
