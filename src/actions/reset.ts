@@ -10,7 +10,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as tencentcloud from 'tencentcloud-sdk-nodejs-cvm';
+import type * as TencentCvm from 'tencentcloud-sdk-nodejs-cvm';
 import { parseDuration } from '../core/time.js';
 import { redact } from '../hub/redact.js';
 import type { Action, ActionContext, ActionResult } from './action.js';
@@ -27,8 +27,7 @@ import {
   retryableCode,
 } from './cloud-common.js';
 
-const CvmClient = tencentcloud.cvm.v20170312.Client;
-type Cvm = InstanceType<typeof CvmClient>;
+type Cvm = InstanceType<typeof TencentCvm.cvm.v20170312.Client>;
 
 const FIELDS = new Set([
   'provider',
@@ -55,7 +54,7 @@ function fail(msg: string): never {
  * given as an address (the simulator, a private gateway) is still signed as cvm.tencentcloudapi.com
  * and the connection goes to the address given.
  */
-function cvmClient(params: Record<string, unknown>, region: string): Cvm {
+async function cvmClient(params: Record<string, unknown>, region: string): Promise<Cvm> {
   const key = cloudCredentials('tencent', params.credentials);
   const httpProfile: Record<string, unknown> = { reqTimeout: 30 };
   if (typeof params.endpoint === 'string') {
@@ -76,7 +75,9 @@ function cvmClient(params: Record<string, unknown>, region: string): Cvm {
           : new http.Agent({ lookup } as http.AgentOptions);
     }
   }
-  return new CvmClient({
+  // Loaded on first use, like the snapshot action's SDKs: a hub that never reinstalls never pays for it.
+  const { cvm } = await import('tencentcloud-sdk-nodejs-cvm');
+  return new cvm.v20170312.Client({
     credential: { secretId: key.id, secretKey: key.secret },
     region,
     profile: { httpProfile },
@@ -168,7 +169,7 @@ export const resetAction: Action = {
       imageId: imageId ?? 'current',
     };
     try {
-      const cvm = cvmClient(params, region);
+      const cvm = await cvmClient(params, region);
       // ResetInstance takes no client token. A retry first reads what earlier attempts recorded:
       // one whose ResetInstance was accepted (it failed later, e.g. while waiting) is not repeated.
       // Without such a record, a reinstall still running is taken as an earlier call whose answer

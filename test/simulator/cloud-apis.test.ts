@@ -7,7 +7,7 @@ import * as $Ecs from '@alicloud/ecs20140526';
 import * as $Core from '@alicloud/openapi-core';
 import * as tencentcloud from 'tencentcloud-sdk-nodejs-cvm';
 import { CreateSnapshotsCommand, DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { EcsClient } from '../../src/actions/snapshot.js';
+import { EcsClient } from '../../src/actions/snapshot-alibaba.js';
 import { awsInstanceId } from '../../src/simulator/aws-metadata.js';
 import { alibabaInstanceId } from '../../src/simulator/alibaba-metadata.js';
 import { SIM_CLOUD_KEYS } from '../../src/simulator/cloud-inventory.js';
