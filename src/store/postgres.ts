@@ -101,12 +101,7 @@ export class PostgresStore extends PostgresBudgets implements Store {
     p: { identity: Record<string, unknown>; agentVersion?: string; health?: unknown },
     at: string,
   ): Promise<void> {
-    await this.q(
-      `INSERT INTO vms (name, identity, agent_version, last_heartbeat_at, health, first_seen_at) VALUES ($1, $2, $3, $4, $5, $4)
-       ON CONFLICT (name) DO UPDATE SET identity = excluded.identity, agent_version = excluded.agent_version,
-         last_heartbeat_at = excluded.last_heartbeat_at, health = excluded.health`,
-      [vm, JSON.stringify(p.identity), p.agentVersion ?? null, at, jsonText(p.health)],
-    );
+    await this.heartbeats([{ vm, payload: p }], at);
   }
 
   /** One multi-row upsert; a VM twice in a batch keeps its last heartbeat (an upsert may touch a row once). */
@@ -260,14 +255,7 @@ export class PostgresStore extends PostgresBudgets implements Store {
    * `plannerLeaseMs` after its holder's last call, so a dead planner is replaced.
    */
   async unplanned(limit: number) {
-    const held = await this.q(
-      `INSERT INTO leases (name, holder, until) VALUES ('planner', $1, now() + $2 * interval '1 millisecond')
-       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
-         WHERE leases.holder = excluded.holder OR leases.until < now()
-       RETURNING holder`,
-      [this.holder, this.plannerLeaseMs],
-    );
-    if (held.length === 0) return [];
+    if (!(await this.holdLease('planner', this.holder, this.plannerLeaseMs))) return [];
     const rows = await this.q('SELECT * FROM transitions WHERE planned_at IS NULL ORDER BY id LIMIT $1', [
       limit,
     ]);
@@ -332,7 +320,7 @@ export class PostgresStore extends PostgresBudgets implements Store {
     );
   }
 
-  /** As the planner lease (`unplanned`), on the database's clock. */
+  /** On the database's clock; the planner lease (`unplanned`) is one of these too. */
   async holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
     const held = await this.q(
       `INSERT INTO leases (name, holder, until) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
