@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers/agent.js';
@@ -62,5 +63,27 @@ describe('SqliteThreadedStore', () => {
     const s = new SqliteThreadedStore(join(tempDir('forewarn-threaded-'), 'hub.db'));
     await s.close();
     await expect(s.ingest([incoming('late')], '2026-11-23T00:00:01Z')).rejects.toThrow(/closed/);
+  });
+});
+
+describe('the checkpointer thread', () => {
+  it('copies committed writes into the database file while the writer keeps its WAL', async () => {
+    const path = join(tempDir('forewarn-threaded-'), 'hub.db');
+    store = new SqliteThreadedStore(path, { checkpointEveryMs: 20 });
+    const before = statSync(path).size;
+    // ~100 pages: far below the writer's own automatic checkpoint (10,000 pages), so only the
+    // checkpointer thread can have moved them into the file.
+    for (let b = 0; b < 10; b++)
+      await store.ingest(
+        Array.from({ length: 50 }, (_, i) => incoming(`b${b}-e${i}`, `vm-${i % 7}`)),
+        '2026-11-23T00:00:01Z',
+      );
+    await expect.poll(() => statSync(path).size, { timeout: 5000, interval: 20 }).toBeGreaterThan(before);
+    expect((await store.listEvents({})).total).toBe(500);
+    await store.close();
+    store = undefined;
+    // Closed cleanly: the file opens again with every event.
+    store = new SqliteThreadedStore(path);
+    expect((await store.listEvents({ limit: 1 })).total).toBe(500);
   });
 });

@@ -43,27 +43,55 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-function spawnWriter(path: string, options: object): Worker {
+/** Starts `./<name>.js` (or `.ts` when running from source) as a worker thread. */
+function spawn(name: string, workerData: object): Worker {
   const here = import.meta.url;
-  if (!here.endsWith('.ts'))
-    return new Worker(new URL('./sqlite-writer.js', here), { workerData: { path, options } });
+  if (!here.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, here), { workerData });
   // Running from source (tests, benchmarks under tsx): the thread loads TypeScript through tsx too.
-  const entry = new URL('./sqlite-writer.ts', here).href;
+  const entry = new URL(`./${name}.ts`, here).href;
   const boot = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData: { path, options } });
+  return new Worker(boot, { eval: true, workerData });
+}
+
+/** Checkpoint passes: every second, or again soon while more than this many pages are left. */
+const CHECKPOINT = { everyMs: 1000, minPages: 2000 };
+
+export interface ThreadedOptions {
+  synchronous?: 'full' | 'normal';
+  /** How often the checkpointer thread copies the WAL back (ms); tests shorten it. */
+  checkpointEveryMs?: number;
+}
+
+/** Asks the checkpointer to close its connection (a clean close), then ends the thread. */
+async function stopCheckpointer(w: Worker): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 2000);
+    w.once('message', () => (clearTimeout(timer), resolve()));
+    w.once('exit', () => (clearTimeout(timer), resolve()));
+    w.postMessage('close');
+  });
+  await w.terminate();
 }
 
 export class SqliteThreadedStore extends SqliteStore {
   private readonly writer: Worker;
+  private readonly checkpointer: Worker;
   private readonly pending = new Map<number, Pending>();
   private seq = 0;
   private failed?: Error;
 
-  constructor(path: string, options: { synchronous?: 'full' | 'normal' } = {}) {
+  constructor(path: string, { checkpointEveryMs, ...options }: ThreadedOptions = {}) {
     super(path, options); // the main thread's connection; it applies migrations before the writer opens
     this.db.pragma('query_only = ON');
-    this.writer = spawnWriter(path, options);
+    this.writer = spawn('sqlite-writer', { path, options });
     this.writer.unref(); // referenced only while a call is in flight
+    this.checkpointer = spawn('sqlite-checkpointer', {
+      path,
+      ...CHECKPOINT,
+      everyMs: checkpointEveryMs ?? CHECKPOINT.everyMs,
+    });
+    this.checkpointer.unref();
+    this.checkpointer.on('error', () => undefined); // the writer's backstop checkpoints take over
     this.writer.on(
       'message',
       (m: { id: number; result?: unknown; error?: { name: string; message: string; code?: string } }) => {
@@ -102,6 +130,7 @@ export class SqliteThreadedStore extends SqliteStore {
     if (!this.failed) await this.call('close', []);
     this.failed ??= new Error('the store is closed');
     await this.writer.terminate();
+    await stopCheckpointer(this.checkpointer);
     await super.close();
   }
 }

@@ -10,10 +10,12 @@ interface Call {
 }
 
 const { path, options } = workerData as { path: string; options: { synchronous?: 'full' | 'normal' } };
-const store = new SqliteStore(path, options) as unknown as Record<
-  string,
-  (...a: unknown[]) => Promise<unknown>
->;
+const sqlite = new SqliteStore(path, options);
+// The checkpointer thread copies the WAL back (sqlite-checkpointer.ts); an automatic checkpoint
+// here only if it falls far behind (40 MB), and the WAL file shrinks back to 64 MB after one.
+sqlite.db.pragma('wal_autocheckpoint = 10000');
+sqlite.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+const store = sqlite as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
 
 parentPort!.on('message', (call: Call) => {
   // better-sqlite3 is synchronous: each call completes (committed) before the next message is read.
