@@ -143,6 +143,21 @@ describe.each(backends)('store contract: $name', ({ ready, open }) => {
       ]);
     });
 
+    it('the raw document is the one of the transition that last updated the event, in lists too', async () => {
+      const raw = (status: string) => ({ EventId: 'EV-1', EventStatus: status, Nested: { n: [1, 'two'] } });
+      await s.ingest([incoming('vm-a', 'scheduled', { raw: raw('Scheduled') })], at(1));
+      expect((await s.getEventRow('azure/ev-1'))!.raw).toEqual(raw('Scheduled'));
+      await s.ingest([incoming('vm-a', 'started', { status: 'started', raw: raw('Started') })], at(2));
+      // Another VM's late `scheduled` is history only: the document stays the `started` one.
+      await s.ingest([incoming('vm-b', 'scheduled', { raw: raw('Late') }, 'late-1')], at(3));
+      expect((await s.getEventRow('azure/ev-1'))!.raw).toEqual(raw('Started'));
+      expect((await s.getEvent('azure/ev-1'))!.event.raw).toEqual(raw('Started'));
+      expect((await s.listEvents({})).events[0]!.raw).toEqual(raw('Started'));
+      // A provider without a raw document (a cloud push, a timer) has none.
+      await s.ingest([incoming('vm-c', 'scheduled', { eventId: 'EV-2', raw: undefined })], at(4));
+      expect((await s.getEventRow('azure/ev-2'))!.raw).toBeUndefined();
+    });
+
     it('reschedules: each move is its own transition, the same move from two VMs is merged', async () => {
       await s.ingest([incoming('vm-a')], at());
       const b = { notBefore: at(2_000_000) };
