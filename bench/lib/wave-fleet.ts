@@ -22,6 +22,9 @@ export interface WaveConfig {
   runTag: number;
   expectedWebhooks: number;
   deadlineMs: number;
+  /** 0: every VM publishes at once (a burst). Otherwise the VMs' publishes are spread evenly over
+   * this many ms (a wave arriving at a steady rate), each VM once, in order. */
+  spreadMs: number;
   /** Where to write the per-webhook records (JSON), too many for IPC comfort. */
   outFile: string;
 }
@@ -104,15 +107,26 @@ process.once('message', async (config: WaveConfig) => {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const notBefore = new Date(Date.now() + 15 * 60_000).toISOString();
-    const dispatcher = new Agent({ connections: config.vms, keepAliveTimeout: 30_000 });
+    // A burst opens one connection per VM; a paced wave reuses a pool (10,000 sockets would only
+    // measure connection setup).
+    const dispatcher = new Agent({
+      connections: config.spreadMs > 0 ? Math.min(config.vms, 256) : config.vms,
+      keepAliveTimeout: 30_000,
+    });
     const jobs = Array.from({ length: config.vms }, (_, v) => {
       const b = new VmBatcher(vmName(v), notBefore);
       const eventIds = Array.from({ length: config.eventsPerVm }, (_, i) => eventIdOf(config.runTag, v, i));
       return { b, eventIds, body: b.batch(eventIds), token: deriveAgentToken(config.agentSecret, b.vm) };
     });
     const firstSentAt = wallNow();
+    const t1 = performance.now();
     const published = await Promise.all(
-      jobs.map(async ({ b, eventIds, body, token }): Promise<Published> => {
+      jobs.map(async ({ b, eventIds, body, token }, v): Promise<Published> => {
+        if (config.spreadMs > 0) {
+          const due = t1 + (v * config.spreadMs) / config.vms;
+          const wait = due - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
         const sentAt = wallNow();
         const res = await request(`${config.hubUrl}/api/v1/events`, {
           method: 'POST',

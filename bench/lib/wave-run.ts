@@ -112,6 +112,8 @@ export interface WaveOptions {
   /** Plain POSTs per concurrency level in the same-run baseline; 0 = none. */
   baselinePosts: number;
   cpuProfDir?: string;
+  /** Spread the publishes evenly over this many seconds; 0 or undefined: all at once. */
+  spreadS?: number;
 }
 
 export type WaveResult = Awaited<ReturnType<typeof runWave>>;
@@ -207,7 +209,8 @@ export async function runWave(o: WaveOptions, log: (m: string) => void) {
       eventsPerVm: EVENTS_PER_VM,
       runTag: (Date.now() & 0x7fffffff) >>> 0,
       expectedWebhooks,
-      deadlineMs: DEADLINE_S * 1000,
+      deadlineMs: (DEADLINE_S + (o.spreadS ?? 0)) * 1000,
+      spreadMs: (o.spreadS ?? 0) * 1000,
       outFile,
     };
     let session: Session | undefined;
@@ -218,12 +221,14 @@ export async function runWave(o: WaveOptions, log: (m: string) => void) {
       await session.post('Profiler.enable');
       await session.post('Profiler.start');
     }
-    log(`wave: ${VMS} VMs × ${EVENTS_PER_VM} events, ${RULES} rules → ${k(expectedWebhooks)} webhooks…`);
+    log(
+      `wave: ${VMS} VMs × ${EVENTS_PER_VM} events, ${RULES} rules → ${k(expectedWebhooks)} webhooks, ${o.spreadS ? `spread over ${o.spreadS} s` : 'all at once'}…`,
+    );
     const cpu0 = process.cpuUsage();
     const m0 = machineCpu();
     const t0 = performance.now();
     child.send(config);
-    await nextMessage((DEADLINE_S + 60) * 1000);
+    await nextMessage((DEADLINE_S + (o.spreadS ?? 0) + 60) * 1000);
     const wallMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const m1 = machineCpu();
