@@ -224,10 +224,10 @@ function report(waves: WaveResult[], paced: Paced[]): BenchReport {
           'CPU hub / fleet / other',
         ],
         rows: [
-          ...waves.map((w) => ({ w, label: k(w.events) })),
+          ...waves.map((w) => ({ w, label: `${k(w.events)} at once` })),
           ...paced.map((p) => ({ w: p.wave, label: `${k(p.wave.events)} at ${k(p.rate)}/s` })),
         ].map(({ w, label }) => [
-          k(w.events),
+          label,
           `${k(w.totals.delivered)} of ${k(w.expectedWebhooks)}`,
           pair(w.latencyMs.acceptedToWebhook),
           msOr(w.latencyMs.acceptedToPlanned.p99),
