@@ -157,9 +157,11 @@ export class SqliteRuns implements RunStore {
 
   /**
    * Runs `fn` in a transaction that is not fsync'd on its own (WAL, synchronous=NORMAL): for
-   * writes whose loss in a power cut is harmless. The next durable commit syncs them too.
+   * writes whose loss in a power cut is harmless. The next durable commit syncs them too. Inside
+   * an open transaction (the writer thread's shared commit) it is simply part of that one.
    */
   private relaxed<T>(fn: () => T): T {
+    if (this.db.inTransaction) return this.db.transaction(fn)();
     const level = this.db.pragma('synchronous', { simple: true }) as number;
     if (level < 2) return this.db.transaction(fn)();
     this.db.pragma('synchronous = NORMAL');

@@ -66,6 +66,50 @@ describe('SqliteThreadedStore', () => {
   });
 });
 
+describe('the writer’s shared commits', () => {
+  it('calls queued together share a commit, yet one failing call undoes only its own writes', async () => {
+    const path = join(tempDir('forewarn-threaded-'), 'hub.db');
+    store = new SqliteThreadedStore(path);
+    const at = '2026-11-23T00:00:01Z';
+    // Sent in one turn, so they reach the writer together: one shared transaction.
+    const [a, bad, b, beat] = await Promise.allSettled([
+      store.ingest([incoming('s1')], at),
+      store.audit({ at: null as unknown as string, actor: 't', action: 'x', subject: 's', detail: {} }),
+      store.ingest([incoming('s2', 'web-02')], at),
+      store.heartbeats([{ vm: 'web-03', payload: { identity: { vm: 'web-03' } } }], at),
+    ]);
+    expect([a.status, bad.status, b.status, beat.status]).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect((bad as PromiseRejectedResult).reason.message).toMatch(/NOT NULL/i);
+    await store.close();
+    // Committed (a fresh process sees them), and the failed call left nothing behind.
+    store = new SqliteThreadedStore(path);
+    expect((await store.listEvents({})).events.map((e) => e.eventId).sort()).toEqual(['s1', 's2']);
+    expect((await store.getVm('web-03'))?.name).toBe('web-03');
+    expect(await store.auditLog('s')).toEqual([]);
+  });
+});
+
+describe('closing', () => {
+  it('commits what was sent before close, in the same turn, then closes', async () => {
+    const path = join(tempDir('forewarn-threaded-'), 'hub.db');
+    const s = new SqliteThreadedStore(path);
+    // Two writes: they share a commit, which must come before the close.
+    const writes = [
+      s.ingest([incoming('last-1')], '2026-11-23T00:00:01Z'),
+      s.ingest([incoming('last-2')], '2026-11-23T00:00:01Z'),
+    ];
+    await s.close();
+    expect((await Promise.all(writes)).map((r) => r[0]!.outcome)).toEqual(['new', 'new']);
+    store = new SqliteThreadedStore(path);
+    expect((await store.listEvents({})).events.map((e) => e.eventId).sort()).toEqual(['last-1', 'last-2']);
+  });
+});
+
 describe('the checkpointer thread', () => {
   it('copies committed writes into the database file while the writer keeps its WAL', async () => {
     const path = join(tempDir('forewarn-threaded-'), 'hub.db');
