@@ -10,7 +10,7 @@ import { backoffDelay } from '../agent/backoff.js';
 import type { Transition } from '../core/event.js';
 import type { ClaimedStep, FinishedAttempt, StepOutcome, StepRow, Store } from '../store/store.js';
 import type { Budgets } from './budgets.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, inFlightFor } from './group-commit.js';
 import type { HubEvents } from './hub-events.js';
 
 export interface ExecutorOptions {
@@ -63,6 +63,7 @@ export class Executor {
       },
       o.now,
       1000,
+      inFlightFor(o.store),
     );
     this.outcomes = new Counter({
       name: 'forewarn_step_attempts_total',

@@ -45,3 +45,54 @@ describe('GroupCommit', () => {
     expect(txns).toEqual([2, 3]);
   });
 });
+
+describe('GroupCommit in flight', () => {
+  /** A writer whose transactions finish only when told to; records how many ran at once. */
+  function heldStore() {
+    const open: (() => void)[] = [];
+    let running = 0;
+    let most = 0;
+    const store = async (batch: string[]) => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise<void>((r) => open.push(r));
+      running--;
+      return batch.map((x) => ({ eventKey: x }));
+    };
+    /** Lets every transaction finish, as they come, until `all` settled. */
+    const release = async <T>(all: Promise<T>): Promise<T> => {
+      let done = false;
+      void all.finally(() => (done = true));
+      while (!done) {
+        open.splice(0).forEach((r) => r());
+        await new Promise((r) => setImmediate(r));
+      }
+      return all;
+    };
+    return { store, release, most: () => most };
+  }
+
+  it('keeps one group at a time by default: the next waits for the commit before it', async () => {
+    const h = heldStore();
+    const g = new GroupCommit(h.store, Date.now);
+    const first = g.add(['a']);
+    await new Promise((r) => setImmediate(r));
+    const second = g.add(['b']);
+    await new Promise((r) => setImmediate(r));
+    await h.release(Promise.all([first, second]));
+    expect(h.most()).toBe(1);
+  });
+
+  it('hands the next group over while earlier ones commit, up to maxInFlight, answers in order', async () => {
+    const h = heldStore();
+    const g = new GroupCommit(h.store, Date.now, 5000, 2);
+    const adds: Promise<{ results: { eventKey: string }[] }>[] = [];
+    for (const x of ['a', 'b', 'c']) {
+      adds.push(g.add([x]));
+      await new Promise((r) => setImmediate(r));
+    }
+    const results = await h.release(Promise.all(adds));
+    expect(h.most()).toBe(2);
+    expect(results.map((r) => r.results[0]!.eventKey)).toEqual(['a', 'b', 'c']);
+  });
+});

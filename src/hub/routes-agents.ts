@@ -8,7 +8,7 @@ import type { Heartbeat, Store } from '../store/store.js';
 import { roleAllows, type Authenticator, type Principal, type Role } from './auth.js';
 import type { HubEvents } from './hub-events.js';
 import { commandForAgent, finishCommand, takeCommandsWaiting } from './command-poll.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, inFlightFor } from './group-commit.js';
 
 export interface AgentsContext {
   store: Store;
@@ -59,10 +59,15 @@ export function agentRoutes(ctx: AgentsContext) {
     const iso = () => new Date(ctx.now()).toISOString();
     // Heartbeats arriving together share one commit: 100k agents at one a minute is ~1,700/s,
     // more than one fsync each allows (docs/benchmarks.md, hub-fleet).
-    const heartbeats = new GroupCommit<Heartbeat, void>(async (batch, at) => {
-      await ctx.store.heartbeats(batch, at);
-      return batch.map(() => undefined);
-    }, ctx.now);
+    const heartbeats = new GroupCommit<Heartbeat, void>(
+      async (batch, at) => {
+        await ctx.store.heartbeats(batch, at);
+        return batch.map(() => undefined);
+      },
+      ctx.now,
+      5000,
+      inFlightFor(ctx.store),
+    );
 
     app.post(
       '/api/v1/agents/:vm/heartbeat',

@@ -8,7 +8,7 @@ import { roleAllows } from './auth.js';
 import { IngestError, parseCloudEvents, parseEventGrid } from './ingest-parse.js';
 import type { HubMetrics } from './metrics.js';
 import type { HubEvents } from './hub-events.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, inFlightFor } from './group-commit.js';
 
 export const INGEST_BODY_LIMIT = 1024 * 1024;
 
@@ -49,6 +49,8 @@ export function createIngester(ctx: IngestContext): Ingester {
   const commits = new GroupCommit(
     (batch: IncomingTransition[], at: string) => ctx.store.ingest(batch, at),
     ctx.now,
+    5000,
+    inFlightFor(ctx.store),
   );
   return async function store(batch: IncomingTransition[]) {
     const { results, at } = await commits.add(batch);

@@ -74,6 +74,8 @@ async function stopCheckpointer(w: Worker): Promise<void> {
 }
 
 export class SqliteThreadedStore extends SqliteStore {
+  /** The writer thread runs calls in the order they were sent (see Store.ordersWrites). */
+  readonly ordersWrites = true;
   private readonly writer: Worker;
   private readonly checkpointer: Worker;
   private readonly pending = new Map<number, Pending>();

@@ -113,6 +113,11 @@ export interface Heartbeat {
 }
 
 export interface Store extends RunStore {
+  /**
+   * True when the store itself applies writes one at a time in call order (SQLite's writer
+   * thread): callers may keep several group commits in flight instead of one.
+   */
+  readonly ordersWrites?: boolean;
   /** Stores a batch atomically; outcomes are in input order. */
   ingest(batch: IncomingTransition[], receivedAt: string): Promise<IngestResult[]>;
   heartbeat(
