@@ -178,7 +178,17 @@ export async function writeIndex(dir: string, readme?: string): Promise<string[]
         : anyQuick
           ? ', partly from a quick (smoke-sized) run'
           : '';
-      const note = `Measured ${newest.machine.date.slice(0, 10)} on ${newest.machine.cores} cores (${newest.machine.cpu})${quick}; details in [docs/benchmarks/README.md](docs/benchmarks/README.md).`;
+      // Results kept from earlier runs may come from another machine: then say which is which.
+      const machines = new Map<string, string[]>();
+      for (const r of results) {
+        const where = `${r.machine.cores} cores (${r.machine.cpu})`;
+        machines.set(where, [...(machines.get(where) ?? []), r.name]);
+      }
+      const on =
+        machines.size === 1
+          ? `on ${[...machines.keys()][0]}`
+          : `on ${[...machines].map(([where, names]) => `${where}: ${names.join(', ')}`).join('; ')}`;
+      const note = `Measured ${newest.machine.date.slice(0, 10)} ${on}${quick}; details in [docs/benchmarks/README.md](docs/benchmarks/README.md).`;
       await writeFormatted(
         readme,
         `${text.slice(0, a + HEAD_START.length)}\n\n${table}\n\n${note}\n\n${text.slice(b)}`,
