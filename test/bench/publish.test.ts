@@ -125,5 +125,13 @@ describe('bench results', () => {
     expect(root).not.toContain('old');
     expect(root).toContain('[beta](docs/benchmarks/beta.md)');
     expect(root).toContain('rest');
+    expect(root).toContain(`on ${machine.cores} cores (${machine.cpu}),`); // one machine: named once
+
+    // A result kept from a run on another machine: the headline says which came from where.
+    await writeResult(dir, report('gamma'), { ...machine, cpu: 'Other CPU' }, false, 5);
+    await writeIndex(dir, readme);
+    expect(readFileSync(readme, 'utf8')).toContain(
+      `${machine.cores} cores (${machine.cpu}): alpha, beta; ${machine.cores} cores (Other CPU): gamma`,
+    );
   });
 });
