@@ -3,7 +3,7 @@
 // fixed number of round trips per batch (not per event): what the batch needs is read in three
 // queries, the rules are applied in memory in input order, and the result written in three.
 import type pg from 'pg';
-import { jsonText, parseText } from './rows.js';
+import { parseText } from './rows.js';
 import {
   eventKey,
   platformKey,
@@ -134,7 +134,7 @@ export async function ingestBatch(
         origin: e.origin,
         resources: JSON.stringify(e.resources),
         reporters: reportersText,
-        raw: jsonText(e.raw),
+        raw: null, // kept once, in the transition's data (postgres.ts EVENTS)
         first_seen_at: existing?.first_seen_at ?? receivedAt,
         updated_at: receivedAt,
         last_transition: t.transition,

@@ -43,6 +43,15 @@ const types = {
     oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as never,
 };
 
+/**
+ * Events with the provider's raw document, kept once: in the data of the transition that last
+ * updated the event (the newest one of its kind), as in the SQLite store. Older rows have it in
+ * `events.raw`.
+ */
+const EVENTS = `SELECT events.*, (SELECT (t.data::json -> 'raw')::text FROM transitions t
+  WHERE t.event_key = events.key AND t.transition = events.last_transition ORDER BY t.id DESC LIMIT 1)
+  AS raw_latest FROM events`;
+
 export class PostgresStore extends PostgresBudgets implements Store {
   /** This hub's identity in leases it holds. */
   private readonly holder = randomUUID();
@@ -145,7 +154,7 @@ export class PostgresStore extends PostgresBudgets implements Store {
     return this.tx(async (c) => {
       const [count] = await this.q(`SELECT COUNT(*) AS n FROM events ${clause}`, args, c);
       const rows = await this.q(
-        `SELECT * FROM events ${clause} ORDER BY updated_at DESC, key LIMIT $${args.length + 1} OFFSET $${args.length + 2}`,
+        `${EVENTS} ${clause} ORDER BY updated_at DESC, key LIMIT $${args.length + 1} OFFSET $${args.length + 2}`,
         [...args, f.limit ?? 100, f.offset ?? 0],
         c,
       );
@@ -158,7 +167,7 @@ export class PostgresStore extends PostgresBudgets implements Store {
   }
 
   private async eventWithHistory(c: pg.PoolClient, key: string) {
-    const [row] = await this.q('SELECT * FROM events WHERE key = $1', [key], c);
+    const [row] = await this.q(`${EVENTS} WHERE key = $1`, [key], c);
     if (!row) return undefined;
     const sightings = new Map<number, TransitionRow['sightings']>();
     for (const s of await this.q(
@@ -191,7 +200,7 @@ export class PostgresStore extends PostgresBudgets implements Store {
   }
 
   async getEventRow(key: string): Promise<EventRow | undefined> {
-    const [r] = await this.q('SELECT * FROM events WHERE key = $1', [key]);
+    const [r] = await this.q(`${EVENTS} WHERE key = $1`, [key]);
     return r ? toEvent(r) : undefined;
   }
 

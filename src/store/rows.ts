@@ -40,7 +40,7 @@ export function toEvent(r: Row): EventRow {
     firstSeenAt: r.first_seen_at as string,
     updatedAt: r.updated_at as string,
     lastTransition: r.last_transition as Transition,
-    raw: parseText(r.raw ?? r.raw_latest), // raw_latest: SQLite keeps the document in the transition
+    raw: parseText(r.raw ?? r.raw_latest), // raw_latest: the stores keep the document in the transition
   };
 }
 
