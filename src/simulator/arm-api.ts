@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { toIso } from '../core/time.js';
 import type { CloudFaultKind, CloudInventory, SimSnapshot } from './cloud-inventory.js';
+import { CloudApiError } from './cloud-api-error.js';
 
 /** The service principal the simulator's token endpoint accepts (docs/simulator.md). */
 export const SIM_AZURE_CLIENT = {
@@ -78,16 +79,6 @@ const OPERATION =
   /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.Compute\/locations\/([^/]+)\/operations\/([^/]+)$/i;
 const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,78}[A-Za-z0-9_]$|^[A-Za-z0-9]$/;
 
-class ArmError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** The async operations of accepted PUTs: id → the snapshot it creates. */
 const operations = new WeakMap<CloudInventory, Map<string, SimSnapshot>>();
 
@@ -99,14 +90,14 @@ function opsOf(inv: CloudInventory): Map<string, SimSnapshot> {
 
 function checkToken(inv: CloudInventory, authorization: string | undefined): void {
   if (!authorization)
-    throw new ArmError(
+    throw new CloudApiError(
       401,
       'AuthenticationFailed',
       "Authentication failed. The 'Authorization' header is missing.",
     );
   const token = /^Bearer (.+)$/.exec(authorization)?.[1];
   if (!token || !inv.keys.arm.some((k) => k.secret === token))
-    throw new ArmError(401, 'InvalidAuthenticationToken', 'The access token is invalid.');
+    throw new CloudApiError(401, 'InvalidAuthenticationToken', 'The access token is invalid.');
 }
 
 function snapshotView(inv: CloudInventory, s: SimSnapshot, location: string) {
@@ -137,7 +128,7 @@ function find(inv: CloudInventory, id: string): SimSnapshot | undefined {
 function getVm(inv: CloudInventory, m: RegExpExecArray) {
   const vm = inv.armVm(m[1]!, m[2]!, m[3]!);
   if (!vm)
-    throw new ArmError(
+    throw new CloudApiError(
       404,
       'ResourceNotFound',
       `The Resource 'Microsoft.Compute/virtualMachines/${m[3]}' under resource group '${m[2]}' was not found.`,
@@ -174,7 +165,7 @@ function getVm(inv: CloudInventory, m: RegExpExecArray) {
 function putSnapshot(inv: CloudInventory, req: ArmRequest, path: string, m: RegExpExecArray): ArmAnswer {
   const name = m[3]!;
   if (!SNAPSHOT_NAME.test(name))
-    throw new ArmError(400, 'InvalidResourceName', `The resource name '${name}' is invalid.`);
+    throw new CloudApiError(400, 'InvalidResourceName', `The resource name '${name}' is invalid.`);
   const b = (req.body ?? {}) as {
     location?: unknown;
     tags?: Record<string, unknown>;
@@ -184,21 +175,25 @@ function putSnapshot(inv: CloudInventory, req: ArmRequest, path: string, m: RegE
     };
   };
   if (typeof b.location !== 'string' || !b.location)
-    throw new ArmError(400, 'LocationRequired', 'The location property is required for this definition.');
+    throw new CloudApiError(
+      400,
+      'LocationRequired',
+      'The location property is required for this definition.',
+    );
   const created = b.properties?.creationData;
   if (created?.createOption !== 'Copy' || typeof created.sourceResourceId !== 'string')
-    throw new ArmError(
+    throw new CloudApiError(
       400,
       'InvalidParameter',
       "creationData: createOption 'Copy' with a sourceResourceId is required.",
     );
   const source = created.sourceResourceId;
   const disk = inv.disks().find((d) => d.cloud === 'arm' && d.diskId.toLowerCase() === source.toLowerCase());
-  if (!disk) throw new ArmError(404, 'NotFound', `Resource ${source} does not exist.`);
+  if (!disk) throw new CloudApiError(404, 'NotFound', `Resource ${source} does not exist.`);
   const existing = find(inv, path);
   if (existing) {
     if (existing.diskId.toLowerCase() !== source.toLowerCase())
-      throw new ArmError(
+      throw new CloudApiError(
         409,
         'PropertyChangeNotAllowed',
         "Changing property 'sourceResourceId' is not allowed.",
@@ -240,10 +235,11 @@ export function armCall(inv: CloudInventory, req: ArmRequest): ArmAnswer {
             ? 'GetOperation'
             : undefined;
   try {
-    if (!action) throw new ArmError(404, 'NoRegisteredProviderFound', `No route for ${req.method} ${path}.`);
+    if (!action)
+      throw new CloudApiError(404, 'NoRegisteredProviderFound', `No route for ${req.method} ${path}.`);
     checkToken(inv, req.authorization);
     if (!url.searchParams.get('api-version'))
-      throw new ArmError(
+      throw new CloudApiError(
         400,
         'MissingApiVersionParameter',
         'The api-version query parameter (?api-version=) is required.',
@@ -262,7 +258,7 @@ export function armCall(inv: CloudInventory, req: ArmRequest): ArmAnswer {
     if (action === 'GetSnapshot') {
       const s = find(inv, path);
       if (!s)
-        throw new ArmError(
+        throw new CloudApiError(
           404,
           'ResourceNotFound',
           `The Resource 'Microsoft.Compute/snapshots/${snapshot![3]}' was not found.`,
@@ -270,14 +266,14 @@ export function armCall(inv: CloudInventory, req: ArmRequest): ArmAnswer {
       return { status: 200, body: snapshotView(inv, s, s.regionId) };
     }
     const s = opsOf(inv).get(operation![3]!);
-    if (!s) throw new ArmError(404, 'NotFound', `The operation ${operation![3]} was not found.`);
+    if (!s) throw new CloudApiError(404, 'NotFound', `The operation ${operation![3]} was not found.`);
     const done = inv.snapshotStatus(s).status === 'accomplished';
     return {
       status: 200,
       body: { name: operation![3], status: done ? 'Succeeded' : 'InProgress', startTime: toIso(s.createdAt) },
     };
   } catch (err) {
-    if (!(err instanceof ArmError)) throw err;
+    if (!(err instanceof CloudApiError)) throw err;
     return { status: err.status, body: { error: { code: err.code, message: err.message } } };
   }
 }

@@ -10,17 +10,12 @@ import { simRegion } from './cloud-inventory.js';
 import { verifyTc3, type SignedRequest } from './cloud-signatures.js';
 import type { ApiAnswer } from './ecs-api.js';
 import { tencentInstanceId } from './tencent-metadata.js';
+import { CloudApiError } from './cloud-api-error.js';
 
 export const CVM_VERSION = '2017-03-12';
 
-class CvmError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** Tencent Cloud answers errors with HTTP 200 and the error in the body. */
+const cvmError = (code: string, message: string) => new CloudApiError(200, code, message);
 
 const FAULTS: Record<Exclude<CloudFaultKind, 'unavailable'>, [string, string]> = {
   throttle: ['RequestLimitExceeded', 'Your current request times exceeds the limit. Please try again later.'],
@@ -42,27 +37,27 @@ function body(req: SignedRequest): Record<string, unknown> {
   } catch {
     // fall through
   }
-  throw new CvmError('InvalidParameter', 'The request body is not a JSON object.');
+  throw cvmError('InvalidParameter', 'The request body is not a JSON object.');
 }
 
 function instanceOf(inv: CloudInventory, id: unknown, region: string) {
   if (typeof id !== 'string' || !INSTANCE_ID.test(id))
-    throw new CvmError('InvalidInstanceId.Malformed', `The instance ID \`${String(id)}\` is malformed.`);
+    throw cvmError('InvalidInstanceId.Malformed', `The instance ID \`${String(id)}\` is malformed.`);
   const vm = inv.cvmInstance(id);
   if (!vm || simRegion(vm) !== region)
-    throw new CvmError('InvalidInstanceId.NotFound', `The instance \`${id}\` does not exist.`);
+    throw cvmError('InvalidInstanceId.NotFound', `The instance \`${id}\` does not exist.`);
   return vm;
 }
 
 function resetInstance(inv: CloudInventory, b: Record<string, unknown>, region: string, requestId: string) {
   if (b.InstanceId === undefined)
-    throw new CvmError('MissingParameter', 'The request is missing a required parameter `InstanceId`.');
+    throw cvmError('MissingParameter', 'The request is missing a required parameter `InstanceId`.');
   const vm = instanceOf(inv, b.InstanceId, region);
   if (b.ImageId !== undefined && (typeof b.ImageId !== 'string' || !IMAGE_ID.test(b.ImageId)))
-    throw new CvmError('InvalidImageId.Malformed', `The image ID \`${String(b.ImageId)}\` is malformed.`);
+    throw cvmError('InvalidImageId.Malformed', `The image ID \`${String(b.ImageId)}\` is malformed.`);
   const last = inv.latestReset(vm);
   if (last && inv.resetState(last) === 'OPERATING')
-    throw new CvmError(
+    throw cvmError(
       'OperationDenied.InstanceOperationInProgress',
       'The instance has an operation in progress.',
     );
@@ -73,11 +68,11 @@ function resetInstance(inv: CloudInventory, b: Record<string, unknown>, region: 
 function describeInstances(inv: CloudInventory, b: Record<string, unknown>, region: string) {
   const ids = b.InstanceIds;
   if (ids !== undefined && (!Array.isArray(ids) || ids.length > 100))
-    throw new CvmError('InvalidParameterValue', 'InstanceIds must be a list of at most 100 ids.');
+    throw cvmError('InvalidParameterValue', 'InstanceIds must be a list of at most 100 ids.');
   // A malformed id is an error; a well-formed unknown one is simply not in the answer.
   for (const id of (ids as unknown[] | undefined) ?? [])
     if (typeof id !== 'string' || !INSTANCE_ID.test(id))
-      throw new CvmError('InvalidInstanceId.Malformed', `The instance ID \`${String(id)}\` is malformed.`);
+      throw cvmError('InvalidInstanceId.Malformed', `The instance ID \`${String(id)}\` is malformed.`);
   const vms = inv
     .cvmInstances()
     .filter((vm) => simRegion(vm) === region && (!ids || (ids as string[]).includes(tencentInstanceId(vm))));
@@ -107,20 +102,19 @@ export function cvmCall(inv: CloudInventory, req: SignedRequest, nowMs: number):
   const RequestId = randomUUID();
   try {
     if (req.method !== 'POST')
-      throw new CvmError('UnsupportedProtocol', 'Only POST with a JSON body is supported here.');
+      throw cvmError('UnsupportedProtocol', 'Only POST with a JSON body is supported here.');
     const problem = verifyTc3(req, 'cvm', (id) => inv.secretOf('cvm', id), nowMs);
-    if (problem) throw new CvmError(problem.code, problem.message);
+    if (problem) throw cvmError(problem.code, problem.message);
     const action = String(req.headers['x-tc-action'] ?? '');
     if (String(req.headers['x-tc-version'] ?? '') !== CVM_VERSION)
-      throw new CvmError('NoSuchVersion', 'The API version does not exist.');
+      throw cvmError('NoSuchVersion', 'The API version does not exist.');
     const region = String(req.headers['x-tc-region'] ?? '');
     if (action !== 'ResetInstance' && action !== 'DescribeInstances')
-      throw new CvmError('InvalidAction', `The API \`${action}\` does not exist.`);
-    if (!region)
-      throw new CvmError('MissingParameter', 'The request is missing a required parameter `Region`.');
+      throw cvmError('InvalidAction', `The API \`${action}\` does not exist.`);
+    if (!region) throw cvmError('MissingParameter', 'The request is missing a required parameter `Region`.');
     const fault = inv.faultFor('cvm', action);
     if (fault === 'unavailable') return { status: 503, body: 'Service Unavailable' };
-    if (fault) throw new CvmError(...FAULTS[fault]);
+    if (fault) throw cvmError(...FAULTS[fault]);
     const b = body(req);
     const result =
       action === 'ResetInstance'
@@ -128,7 +122,7 @@ export function cvmCall(inv: CloudInventory, req: SignedRequest, nowMs: number):
         : describeInstances(inv, b, region);
     return { status: 200, body: { Response: { ...result, RequestId } } };
   } catch (err) {
-    if (!(err instanceof CvmError)) throw err;
+    if (!(err instanceof CloudApiError)) throw err;
     return {
       status: 200,
       body: { Response: { Error: { Code: err.code, Message: err.message }, RequestId } },

@@ -7,20 +7,11 @@ import { randomUUID } from 'node:crypto';
 import type { CloudFaultKind, CloudInventory, SimSnapshot } from './cloud-inventory.js';
 import { verifySigV4, type SignedRequest } from './cloud-signatures.js';
 import type { ApiAnswer } from './ecs-api.js';
+import { CloudApiError } from './cloud-api-error.js';
 
 export const EC2_VERSION = '2016-11-15';
 const OWNER = '123456789012';
 const XMLNS = `http://ec2.amazonaws.com/doc/${EC2_VERSION}/`;
-
-class Ec2Error extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 // EC2 answers throttling with 503 RequestLimitExceeded (UNVERIFIED here: some docs show 400).
 const FAULTS: Record<CloudFaultKind, [number, string, string]> = {
@@ -50,7 +41,7 @@ function tagSpecs(p: Map<string, string>): Record<string, string> {
   const tags: Record<string, string> = {};
   for (const spec of members(p, 'TagSpecification')) {
     if (spec.get('ResourceType') !== 'snapshot')
-      throw new Ec2Error(
+      throw new CloudApiError(
         400,
         'InvalidParameterValue',
         'TagSpecification ResourceType must be snapshot here.',
@@ -59,7 +50,7 @@ function tagSpecs(p: Map<string, string>): Record<string, string> {
       const m = /^Tag\.(\d+)\.Key$/.exec(k);
       if (!m) continue;
       if (v.startsWith('aws:'))
-        throw new Ec2Error(400, 'InvalidParameterValue', 'Tag keys cannot start with aws:.');
+        throw new CloudApiError(400, 'InvalidParameterValue', 'Tag keys cannot start with aws:.');
       tags[v] = spec.get(`Tag.${m[1]}.Value`) ?? '';
     }
   }
@@ -84,16 +75,17 @@ function snapshotXml(s: SimSnapshot, inv: CloudInventory): string {
 function createSnapshots(inv: CloudInventory, p: Map<string, string>, region: string): string {
   const id = p.get('InstanceSpecification.InstanceId');
   if (!id)
-    throw new Ec2Error(
+    throw new CloudApiError(
       400,
       'MissingParameter',
       'The request must contain the parameter InstanceSpecification.InstanceId',
     );
   const vm = inv.ec2Instance(id);
   if (!vm || inv.disksOf(vm)[0]?.regionId !== region)
-    throw new Ec2Error(400, 'InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+    throw new CloudApiError(400, 'InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
   const description = p.get('Description') ?? '';
-  if (description.length > 255) throw new Ec2Error(400, 'InvalidParameterValue', 'Description is too long.');
+  if (description.length > 255)
+    throw new CloudApiError(400, 'InvalidParameterValue', 'Description is too long.');
   const tags = tagSpecs(p);
   const skipBoot = p.get('InstanceSpecification.ExcludeBootVolume') === 'true';
   const volumes = inv.disksOf(vm).filter((d) => !(skipBoot && d.type === 'system'));
@@ -121,7 +113,7 @@ function describeSnapshots(inv: CloudInventory, p: Map<string, string>, region: 
   const all = inv.listSnapshots().filter((s) => s.cloud === 'ec2' && s.regionId === region);
   for (const id of ids)
     if (!all.some((s) => s.snapshotId === id))
-      throw new Ec2Error(400, 'InvalidSnapshot.NotFound', `The snapshot '${id}' does not exist.`);
+      throw new CloudApiError(400, 'InvalidSnapshot.NotFound', `The snapshot '${id}' does not exist.`);
   const match = (s: SimSnapshot) =>
     (ids.length === 0 || ids.includes(s.snapshotId)) &&
     filters.every((f) => {
@@ -129,7 +121,7 @@ function describeSnapshots(inv: CloudInventory, p: Map<string, string>, region: 
       if (f.name === 'volume-id') return f.values.includes(s.diskId);
       if (f.name === 'status')
         return f.values.includes(inv.snapshotStatus(s).status === 'accomplished' ? 'completed' : 'pending');
-      throw new Ec2Error(400, 'InvalidParameterValue', `The filter '${f.name}' is invalid`);
+      throw new CloudApiError(400, 'InvalidParameterValue', `The filter '${f.name}' is invalid`);
     });
   return `<snapshotSet>${all
     .filter(match)
@@ -148,7 +140,7 @@ export function ec2Call(inv: CloudInventory, req: SignedRequest, nowMs: number):
   try {
     const problem = verifySigV4(req, 'ec2', (id) => inv.secretOf('ec2', id), nowMs);
     if (problem)
-      throw new Ec2Error(
+      throw new CloudApiError(
         problem.code === 'AuthFailure' ? 401 : problem.code === 'SignatureDoesNotMatch' ? 403 : 400,
         problem.code,
         problem.message,
@@ -156,13 +148,17 @@ export function ec2Call(inv: CloudInventory, req: SignedRequest, nowMs: number):
     const p = new Map(new URLSearchParams(req.body));
     const action = p.get('Action') ?? '';
     if (p.get('Version') !== EC2_VERSION)
-      throw new Ec2Error(400, 'InvalidParameterValue', 'Version must be 2016-11-15.');
+      throw new CloudApiError(400, 'InvalidParameterValue', 'Version must be 2016-11-15.');
     const handler = ACTIONS[action];
     if (!handler)
-      throw new Ec2Error(400, 'InvalidAction', `The action ${action} is not valid for this web service.`);
+      throw new CloudApiError(
+        400,
+        'InvalidAction',
+        `The action ${action} is not valid for this web service.`,
+      );
     const region = /Credential=[^/]+\/\d{8}\/([a-z0-9-]+)\//.exec(String(req.headers.authorization))![1]!;
     const fault = inv.faultFor('ec2', action);
-    if (fault) throw new Ec2Error(...FAULTS[fault]);
+    if (fault) throw new CloudApiError(...FAULTS[fault]);
     const inner = handler(inv, p, region);
     return {
       status: 200,
@@ -170,7 +166,7 @@ export function ec2Call(inv: CloudInventory, req: SignedRequest, nowMs: number):
       body: `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${XMLNS}"><requestId>${requestId}</requestId>${inner}</${action}Response>`,
     };
   } catch (err) {
-    if (!(err instanceof Ec2Error)) throw err;
+    if (!(err instanceof CloudApiError)) throw err;
     return {
       status: err.status,
       xml: true,

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { formatRfc3339Seconds } from '../core/time.js';
 import type { CloudFaultKind, CloudInventory, SimDisk, SimSnapshot } from './cloud-inventory.js';
 import { queryPairs, verifyAcs3, verifyAcsRpc, type SignedRequest } from './cloud-signatures.js';
+import { CloudApiError } from './cloud-api-error.js';
 
 export const ECS_VERSION = '2014-05-26';
 const HOST_ID = 'ecs.aliyuncs.com';
@@ -13,16 +14,6 @@ const HOST_ID = 'ecs.aliyuncs.com';
 export interface ApiAnswer {
   status: number;
   body: unknown;
-}
-
-class EcsError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const FAULTS: Record<CloudFaultKind, [number, string, string]> = {
@@ -43,7 +34,7 @@ const FAULTS: Record<CloudFaultKind, [number, string, string]> = {
 /** SnapshotName: 2–128 chars, starts with a letter, letters/digits/`:_-`, not http(s):// or auto. */
 export const SNAPSHOT_NAME = /^[\p{L}][\p{L}\p{N}:_-]{1,127}$/u;
 const missing = (name: string) =>
-  new EcsError(
+  new CloudApiError(
     400,
     'MissingParameter',
     `The input parameter "${name}" that is mandatory for processing this request is not supplied.`,
@@ -63,7 +54,7 @@ function tagsOf(p: Record<string, string>): Record<string, string> {
     const key = p[`Tag.${n}.Key`];
     if (key === undefined) continue;
     if (/^(aliyun|acs:)/i.test(key) || key.length > 128)
-      throw new EcsError(400, 'InvalidTagKey.Malformed', `The specified Tag.${n}.Key is invalid.`);
+      throw new CloudApiError(400, 'InvalidTagKey.Malformed', `The specified Tag.${n}.Key is invalid.`);
     tags[key] = p[`Tag.${n}.Value`] ?? '';
   }
   return tags;
@@ -73,7 +64,7 @@ function page(p: Record<string, string>, total: number) {
   const size = p.MaxResults ?? p.PageSize;
   const pageSize = size === undefined ? 10 : Number(size);
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100)
-    throw new EcsError(
+    throw new CloudApiError(
       400,
       'InvalidParameter',
       'The specified parameter PageSize (or MaxResults) is not valid.',
@@ -81,13 +72,13 @@ function page(p: Record<string, string>, total: number) {
   if (p.NextToken !== undefined) {
     const start = p.NextToken === '' ? 0 : Number(p.NextToken);
     if (!Number.isInteger(start) || start < 0)
-      throw new EcsError(400, 'InvalidParameter.NextToken', 'The specified NextToken is not valid.');
+      throw new CloudApiError(400, 'InvalidParameter.NextToken', 'The specified NextToken is not valid.');
     const end = start + pageSize;
     return { start, end, info: { NextToken: end < total ? String(end) : '', MaxResults: pageSize } };
   }
   const pageNumber = p.PageNumber === undefined ? 1 : Number(p.PageNumber);
   if (!Number.isInteger(pageNumber) || pageNumber < 1)
-    throw new EcsError(400, 'InvalidParameter', 'The specified parameter PageNumber is not valid.');
+    throw new CloudApiError(400, 'InvalidParameter', 'The specified parameter PageNumber is not valid.');
   const start = (pageNumber - 1) * pageSize;
   return {
     start,
@@ -104,7 +95,7 @@ function idList(value: string | undefined, name: string): string[] | undefined {
   } catch {
     // fall through
   }
-  throw new EcsError(
+  throw new CloudApiError(
     400,
     `Invalid${name}.Malformed`,
     `The specified parameter ${name} is not a JSON array of ids.`,
@@ -159,11 +150,15 @@ function snapshotView(s: SimSnapshot, inv: CloudInventory) {
 }
 
 function describeDisks(inv: CloudInventory, p: Record<string, string>) {
-  if (!p.RegionId) throw new EcsError(400, 'MissingRegionId', 'RegionId is mandatory for this action.');
+  if (!p.RegionId) throw new CloudApiError(400, 'MissingRegionId', 'RegionId is mandatory for this action.');
   const ids = idList(p.DiskIds, 'DiskIds');
   const type = p.DiskType ?? 'all';
   if (!['all', 'system', 'data'].includes(type))
-    throw new EcsError(400, 'InvalidDiskType.ValueNotSupported', 'The specified DiskType is not supported.');
+    throw new CloudApiError(
+      400,
+      'InvalidDiskType.ValueNotSupported',
+      'The specified DiskType is not supported.',
+    );
   const disks = inv
     .disks()
     .filter(
@@ -182,19 +177,19 @@ function createSnapshot(inv: CloudInventory, p: Record<string, string>) {
   if (!p.DiskId) throw missing('DiskId');
   const name = p.SnapshotName;
   if (name !== undefined && (!SNAPSHOT_NAME.test(name) || /^(https?:\/\/|auto)/i.test(name)))
-    throw new EcsError(400, 'InvalidSnapshotName.Malformed', 'Specified snapshot name is not valid.');
+    throw new CloudApiError(400, 'InvalidSnapshotName.Malformed', 'Specified snapshot name is not valid.');
   const description = p.Description ?? '';
   if (description && (description.length < 2 || description.length > 256 || /^https?:\/\//.test(description)))
-    throw new EcsError(400, 'InvalidDescription.Malformed', 'Specified description is not valid.');
+    throw new CloudApiError(400, 'InvalidDescription.Malformed', 'Specified description is not valid.');
   const tags = tagsOf(p);
   const token = p.ClientToken;
   if (token !== undefined && (token.length > 64 || !/^[\x20-\x7e]+$/.test(token)))
-    throw new EcsError(400, 'InvalidClientToken.Malformed', 'The specified ClientToken is not valid.');
+    throw new CloudApiError(400, 'InvalidClientToken.Malformed', 'The specified ClientToken is not valid.');
   if (token) {
     const earlier = inv.snapshotByToken(token);
     if (earlier) {
       if (earlier.diskId !== p.DiskId)
-        throw new EcsError(
+        throw new CloudApiError(
           400,
           'IdempotentParameterMismatch',
           'The request uses the same client token as a previous, but non-identical request.',
@@ -203,13 +198,13 @@ function createSnapshot(inv: CloudInventory, p: Record<string, string>) {
     }
   }
   const disk = inv.disks().find((d) => d.cloud === 'ecs' && d.diskId === p.DiskId);
-  if (!disk) throw new EcsError(404, 'InvalidDiskId.NotFound', 'The specified disk does not exist.');
+  if (!disk) throw new CloudApiError(404, 'InvalidDiskId.NotFound', 'The specified disk does not exist.');
   const s = inv.createSnapshot(disk, { name: name ?? '', description, tags, clientToken: token });
   return { SnapshotId: s.snapshotId };
 }
 
 function describeSnapshots(inv: CloudInventory, p: Record<string, string>) {
-  if (!p.RegionId) throw new EcsError(400, 'MissingRegionId', 'RegionId is mandatory for this action.');
+  if (!p.RegionId) throw new CloudApiError(400, 'MissingRegionId', 'RegionId is mandatory for this action.');
   const ids = idList(p.SnapshotIds, 'SnapshotIds');
   const all = inv
     .listSnapshots()
@@ -250,7 +245,7 @@ export function ecsCall(inv: CloudInventory, req: SignedRequest): ApiAnswer {
               'The input parameter "Signature" that is mandatory for processing this request is not supplied.',
           };
     if (problem)
-      throw new EcsError(
+      throw new CloudApiError(
         problem.code === 'InvalidAccessKeyId.NotFound' ? 404 : 400,
         problem.code,
         problem.message,
@@ -258,19 +253,19 @@ export function ecsCall(inv: CloudInventory, req: SignedRequest): ApiAnswer {
     const action = String(req.headers['x-acs-action'] ?? p.Action ?? '');
     const version = String(req.headers['x-acs-version'] ?? p.Version ?? '');
     if (version !== ECS_VERSION)
-      throw new EcsError(400, 'InvalidVersion', 'Specified parameter Version is not valid.');
+      throw new CloudApiError(400, 'InvalidVersion', 'Specified parameter Version is not valid.');
     const handler = ACTIONS[action];
     if (!handler)
-      throw new EcsError(
+      throw new CloudApiError(
         404,
         'InvalidAction.NotFound',
         'Specified api is not found, please check your url and method.',
       );
     const fault = inv.faultFor('ecs', action);
-    if (fault) throw new EcsError(...FAULTS[fault]);
+    if (fault) throw new CloudApiError(...FAULTS[fault]);
     return { status: 200, body: { RequestId, ...handler(inv, p) } };
   } catch (err) {
-    if (!(err instanceof EcsError)) throw err;
+    if (!(err instanceof CloudApiError)) throw err;
     return {
       status: err.status,
       body: {
