@@ -2,14 +2,16 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { TRANSITIONS, type Transition } from '../core/event.js';
+import { PROVIDERS, SCHEDULE_PROVIDER, TRANSITIONS, type Transition } from '../core/event.js';
 import { redactRule } from '../actions/secrets.js';
 import type { Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
 import { TransitionData } from './ingest-parse.js';
 import { actorOf, guard, principalOf } from './routes-agents.js';
 import type { RuleBook } from './rulebook.js';
-import { explain, RuleError } from './rules.js';
+import { explain, RuleError, type RuleT } from './rules.js';
+import { timerTargets } from './scheduler.js';
+import { nextSlot } from './schedules.js';
 
 export interface RulesContext {
   store: Store;
@@ -30,6 +32,28 @@ const page = (q: { limit?: string; offset?: string }) => ({
   limit: q.limit ? Number(q.limit) : 200,
   offset: q.offset ? Number(q.offset) : 0,
 });
+
+/** What POST /rules/test explains: an event as agents send it, or one of the hub's timer firings. */
+const TestEvent = Type.Object(
+  { ...TransitionData.properties, provider: Enum([...PROVIDERS, SCHEDULE_PROVIDER]) },
+  { additionalProperties: false },
+);
+
+/** How many upcoming slots /rules/test lists for a timer rule. */
+const NEXT_SLOTS = 5;
+
+/** A timer rule's plan from now: its next slots and the VMs it would fire for today. */
+async function timerPlan(store: Store, rule: RuleT, now: number) {
+  const s = rule.schedule!;
+  const next: string[] = [];
+  for (let at = now; next.length < NEXT_SLOTS;) {
+    const slot = nextSlot(s, at);
+    if (slot === undefined) break;
+    next.push(new Date(slot).toISOString());
+    at = slot;
+  }
+  return { cron: s.cron, timezone: s.timezone ?? 'UTC', next, vms: await timerTargets(store, s) };
+}
 
 export function rulesRoutes(ctx: RulesContext) {
   return async function routes(base: FastifyInstance): Promise<void> {
@@ -117,7 +141,7 @@ export function rulesRoutes(ctx: RulesContext) {
             'Explains, clause by clause, why an event matches each rule (or the given one) or not.',
           body: Type.Object(
             {
-              event: TransitionData,
+              event: TestEvent,
               transition: Type.Optional(Enum(TRANSITIONS)),
               vm: Type.Optional(Type.String()),
               tags: Type.Optional(Type.Record(Type.String(), Type.String())),
@@ -143,15 +167,19 @@ export function rulesRoutes(ctx: RulesContext) {
         const transition = (req.body.transition ?? 'scheduled') as Transition;
         const vm = req.body.vm ?? event.resources[0] ?? event.vm;
         return {
-          results: candidates.map((r) => ({
-            rule: r.name,
-            ...explain(r, {
-              transition,
-              vm,
-              vmTags: req.body.tags ?? {},
-              event: { ...event, vm, transition },
-            }),
-          })),
+          results: await Promise.all(
+            candidates.map(async (r) => ({
+              rule: r.name,
+              ...explain(r, {
+                transition,
+                vm,
+                vmTags: req.body.tags ?? {},
+                event: { ...event, vm, transition },
+              }),
+              // A timer rule matches only its own firings: say when those come, and for whom.
+              ...(r.schedule ? { timer: await timerPlan(ctx.store, r, ctx.now()) } : {}),
+            })),
+          ),
         };
       },
     );

@@ -47,6 +47,22 @@ export function firingId(rule: string, slot: number, vm: string): string {
   return `${rule}@${new Date(slot).toISOString()}~${vm}`;
 }
 
+/** Literal names always; globs and tags over the VMs the hub knows (sorted, each once). */
+export async function timerTargets(store: Pick<Store, 'listVms'>, s: ScheduleT): Promise<string[]> {
+  const out = new Map<string, string>();
+  for (const vm of await store.listVms()) {
+    const tags = ((vm.identity as { tags?: Record<string, string> }).tags ?? {}) as Record<string, string>;
+    if (s.vms && !s.vms.some((p) => glob(p, vm.name))) continue;
+    if (!Object.entries(s.tags ?? {}).every(([k, v]) => tags[k] === v)) continue;
+    out.set(vm.name.toLowerCase(), vm.name);
+  }
+  // A VM named outright is fired for even before its agent reported (unless tags must match).
+  if (!s.tags)
+    for (const p of s.vms ?? [])
+      if (!/[*?]/.test(p) && !out.has(p.toLowerCase())) out.set(p.toLowerCase(), p);
+  return [...out.values()].sort();
+}
+
 export class Scheduler {
   private timer?: NodeJS.Timeout;
   private running: Promise<unknown> = Promise.resolve();
@@ -185,20 +201,9 @@ export class Scheduler {
     return fire.length;
   }
 
-  /** Literal names always; globs and tags over the VMs the hub knows (sorted, each once). */
-  async targets(s: ScheduleT): Promise<string[]> {
-    const out = new Map<string, string>();
-    for (const vm of await this.o.store.listVms()) {
-      const tags = ((vm.identity as { tags?: Record<string, string> }).tags ?? {}) as Record<string, string>;
-      if (s.vms && !s.vms.some((p) => glob(p, vm.name))) continue;
-      if (!Object.entries(s.tags ?? {}).every(([k, v]) => tags[k] === v)) continue;
-      out.set(vm.name.toLowerCase(), vm.name);
-    }
-    // A VM named outright is fired for even before its agent reported (unless tags must match).
-    if (!s.tags)
-      for (const p of s.vms ?? [])
-        if (!/[*?]/.test(p) && !out.has(p.toLowerCase())) out.set(p.toLowerCase(), p);
-    return [...out.values()].sort();
+  /** The VMs a timer rule fires for now (see timerTargets). */
+  targets(s: ScheduleT): Promise<string[]> {
+    return timerTargets(this.o.store, s);
   }
 
   private async fire(rule: RuleT, s: ScheduleT, slot: number, vms: string[], at: string): Promise<void> {

@@ -279,6 +279,68 @@ describe('filters explained by POST /api/v1/rules/test', () => {
   });
 });
 
+describe('explaining timer rules', () => {
+  it('a timer rule: its own firings match, with its next slots and the VMs it fires for; others do not', async () => {
+    await setup(() => [
+      {
+        name: 'nightly',
+        schedule: { cron: '0 3 * * *', timezone: 'Asia/Shanghai', vms: ['build-*', 'db-01'] },
+        steps: [{ name: 'l', action: 'log' }],
+      },
+      { name: 'everything', match: { transitions: ['scheduled'] }, steps: [{ name: 'l', action: 'log' }] },
+    ]);
+    for (const vm of ['build-1', 'build-2', 'web-01'])
+      expect(
+        (await h!.api('POST', `/api/v1/agents/${vm}/heartbeat`, { vm: { name: vm } }, h!.agentToken(vm)))
+          .status,
+      ).toBe(200);
+    const firing = maintenance('build-1', {
+      provider: 'schedule',
+      eventId: 'nightly@2030-01-01T19:00:00.000Z~build-1',
+      type: 'reboot',
+      origin: 'user',
+    });
+    const res = await h!.api('POST', '/api/v1/rules/test', { event: firing }, READER);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const [nightly, everything] = res.body.results;
+    expect(nightly).toMatchObject({ rule: 'nightly', matched: true });
+    expect(nightly.clauses).toContainEqual({
+      clause: 'schedule',
+      matched: true,
+      reason: 'a firing of this rule',
+    });
+    // 03:00 in Shanghai is 19:00 UTC, every day, from now on.
+    expect(nightly.timer).toMatchObject({ cron: '0 3 * * *', timezone: 'Asia/Shanghai' });
+    expect(nightly.timer.next).toHaveLength(5);
+    const slots = nightly.timer.next.map((t: string) => Date.parse(t));
+    expect(slots[0]).toBeGreaterThan(Date.now());
+    expect(nightly.timer.next.every((t: string) => t.endsWith('T19:00:00.000Z'))).toBe(true);
+    expect(slots.slice(1).map((t: number, i: number) => t - slots[i])).toEqual(Array(4).fill(86_400_000));
+    // Globs over the VMs the hub knows, plus the one named outright before its agent reported.
+    expect(nightly.timer.vms).toEqual(['build-1', 'build-2', 'db-01']);
+    // A catch-all rule never acts on a timer's firings unless it names the schedule provider.
+    expect(everything.matched).toBe(false);
+    expect(everything.clauses[0]).toMatchObject({ clause: 'providers', matched: false });
+    expect(everything.timer).toBeUndefined();
+
+    // Another rule's firing is not this one's; an unknown provider is still refused.
+    const other = await h!.api(
+      'POST',
+      '/api/v1/rules/test',
+      { event: { ...firing, eventId: 'weekly@2030-01-01T19:00:00.000Z~build-1' } },
+      READER,
+    );
+    expect(other.body.results[0]).toMatchObject({ rule: 'nightly', matched: false });
+    const bad = await h!.api(
+      'POST',
+      '/api/v1/rules/test',
+      { event: { ...firing, provider: 'cron' } },
+      READER,
+    );
+    expect(bad.status).toBe(400);
+  });
+});
+
 describe('rules API', () => {
   const good = (url: string) => ({ name: 'api-rule', match: { types: ['reboot'] }, steps: [hook(url)] });
 
