@@ -8,6 +8,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { parseDuration } from '../core/time.js';
 import type { SlotRow, StepRow, Store } from '../store/store.js';
 import type { Windows } from './windows.js';
+import { glob } from './glob.js';
 
 export const Pool = Type.Object(
   {
@@ -47,14 +48,6 @@ const DEFAULT_FORCE_BEFORE = '2m';
 
 /** How often a held step looks again (a freed slot also wakes the executor). */
 export const HOLD_RECHECK_MS = 2000;
-
-function glob(pattern: string, value: string): boolean {
-  const re = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`, 'i').test(value);
-}
 
 export function poolMatches(pool: PoolT, vm: string, tags: Record<string, string>): boolean {
   const m = pool.match;

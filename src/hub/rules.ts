@@ -13,6 +13,7 @@ import { firstSchemaError } from '../core/validate.js';
 import { AdvancedFilter, evaluateFilter } from './filters.js';
 import { Schedule, scheduleProblem } from './schedules.js';
 import { Blocker, blockerProblem, Window, windowProblem } from './windows.js';
+import { glob } from './glob.js';
 
 const Enum = (values: readonly string[]) => Type.Union(values.map((v) => Type.Literal(v)));
 const Duration = Type.String({ minLength: 1, description: "e.g. '30s', '5m', 'PT5M'" });
@@ -221,17 +222,6 @@ export interface Clause {
   clause: string;
   matched: boolean;
   reason: string;
-}
-
-function glob(pattern: string, value: string): boolean {
-  const re = new RegExp(
-    `^${pattern
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-    'i',
-  );
-  return re.test(value);
 }
 
 /** A list clause: the value is one of the allowed, ignoring case. */

@@ -19,6 +19,7 @@ import type { HubEvents, StepNotice } from './hub-events.js';
 import type { Ingester } from './routes-ingest.js';
 import type { RuleT } from './rules.js';
 import { dueSlots, nextSlot, type ScheduleT } from './schedules.js';
+import { glob } from './glob.js';
 
 export interface SchedulerOptions {
   store: Store;
@@ -33,14 +34,6 @@ export interface SchedulerOptions {
 }
 
 const VIA = 'schedule';
-
-function glob(pattern: string, value: string): boolean {
-  const re = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`, 'i').test(value);
-}
 
 /** The event id of one VM's firing of a rule's slot. */
 export function firingId(rule: string, slot: number, vm: string): string {
@@ -193,17 +186,12 @@ export class Scheduler {
         'timer slots were skipped (missed while no hub ran, or the rule is disabled)',
       );
     if (fire.length) {
-      const vms = await this.targets(s);
+      const vms = await timerTargets(this.o.store, s);
       if (!vms.length) this.o.log.warn({ rule: rule.name }, 'timer rule selects no VM');
       for (const slot of fire) await this.fire(rule, s, slot, vms, iso);
     }
     await this.o.store.advanceSchedule(rule.name, new Date(due.newest).toISOString(), iso);
     return fire.length;
-  }
-
-  /** The VMs a timer rule fires for now (see timerTargets). */
-  targets(s: ScheduleT): Promise<string[]> {
-    return timerTargets(this.o.store, s);
   }
 
   private async fire(rule: RuleT, s: ScheduleT, slot: number, vms: string[], at: string): Promise<void> {
