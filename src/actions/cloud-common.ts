@@ -2,6 +2,7 @@
 // (never from the rules, never logged), which instance an event is about, the endpoint to call,
 // and how a cloud's error code maps to retryable or not.
 import { isIP } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../core/time.js';
 import { redact } from '../hub/redact.js';
 import type { ActionContext } from './action.js';
@@ -152,11 +153,34 @@ export function cloudError(call: string, err: unknown): CloudCallError {
   );
 }
 
-export async function call<T>(name: string, fn: () => Promise<T>): Promise<T> {
+/** Runs one cloud call; a failure becomes a CloudCallError by `translate` (each SDK has its shape). */
+export async function call<T>(
+  name: string,
+  fn: () => Promise<T>,
+  translate: (call: string, err: unknown) => CloudCallError = cloudError,
+): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw cloudError(name, err);
+    throw translate(name, err);
+  }
+}
+
+/**
+ * Asks `look` every `intervalMs` until it answers (anything but undefined); `look` throws when the
+ * cloud says the work failed. The step's timeout ending the wait is retryable: the cloud goes on.
+ */
+export async function pollUntil<T>(
+  ctx: Pick<ActionContext, 'signal'>,
+  intervalMs: number,
+  waitingFor: string,
+  look: () => Promise<T | undefined>,
+): Promise<T> {
+  for (;;) {
+    const answer = await look();
+    if (answer !== undefined) return answer;
+    await sleep(intervalMs, undefined, { signal: ctx.signal }).catch(() => {});
+    if (ctx.signal.aborted) throw new CloudCallError(`gave up waiting for ${waitingFor}`, true);
   }
 }
 

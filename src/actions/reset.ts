@@ -9,13 +9,15 @@
 // Providers: tencent.
 import http from 'node:http';
 import https from 'node:https';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type * as TencentCvm from 'tencentcloud-sdk-nodejs-cvm';
 import { parseDuration } from '../core/time.js';
 import { redact } from '../hub/redact.js';
 import type { Action, ActionContext, ActionResult } from './action.js';
 import { ActionConfigError } from './action.js';
 import {
+  call,
+  CloudCallError,
+  pollUntil,
   checkCredentials,
   checkEndpoint,
   checkInstanceFields,
@@ -84,33 +86,22 @@ async function cvmClient(params: Record<string, unknown>, region: string): Promi
   });
 }
 
-class CvmCallError extends Error {
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-    readonly code?: string,
-  ) {
-    super(message);
-  }
+/** A Tencent Cloud SDK error (code, httpCode) → its code, and whether a retry can help. */
+function tencentError(name: string, err: unknown): CloudCallError {
+  const e = err as { code?: string; httpCode?: number; message?: string };
+  const code = e.code || undefined;
+  const what = code ?? (e.httpCode ? `HTTP ${e.httpCode}` : 'no answer');
+  return new CloudCallError(
+    `${name}: ${what}: ${redact((e.message ?? String(err)).slice(0, 300))}`,
+    retryableCode(code, e.httpCode),
+    code,
+  );
 }
 
-async function call<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    const e = err as { code?: string; httpCode?: number; message?: string };
-    const code = e.code || undefined;
-    const what = code ?? (e.httpCode ? `HTTP ${e.httpCode}` : 'no answer');
-    throw new CvmCallError(
-      `${name}: ${what}: ${redact((e.message ?? String(err)).slice(0, 300))}`,
-      retryableCode(code, e.httpCode),
-      code,
-    );
-  }
-}
+const send = <T>(name: string, fn: () => Promise<T>) => call(name, fn, tencentError);
 
 async function latestOperation(cvm: Cvm, instanceId: string) {
-  const res = await call('DescribeInstances', () => cvm.DescribeInstances({ InstanceIds: [instanceId] }));
+  const res = await send('DescribeInstances', () => cvm.DescribeInstances({ InstanceIds: [instanceId] }));
   const i = res.InstanceSet?.[0];
   return {
     operation: i?.LatestOperation,
@@ -126,14 +117,14 @@ async function waitForReset(
   instanceId: string,
   intervalMs: number,
 ): Promise<string | undefined> {
-  for (;;) {
+  const done = await pollUntil(ctx, intervalMs, 'the reinstall to finish', async () => {
     const op = await latestOperation(cvm, instanceId);
-    if (op.operation === 'ResetInstance' && op.state === 'SUCCESS') return op.imageId;
+    if (op.operation === 'ResetInstance' && op.state === 'SUCCESS') return { imageId: op.imageId };
     if (op.operation === 'ResetInstance' && op.state === 'FAILED')
-      throw new CvmCallError('ResetInstance: LatestOperationState FAILED', false, 'ResetFailed');
-    await sleep(intervalMs, undefined, { signal: ctx.signal }).catch(() => {});
-    if (ctx.signal.aborted) throw new CvmCallError('gave up waiting for the reinstall to finish', true);
-  }
+      throw new CloudCallError('ResetInstance: LatestOperationState FAILED', false, 'ResetFailed');
+    return undefined;
+  });
+  return done.imageId;
 }
 
 export const resetAction: Action = {
@@ -183,7 +174,7 @@ export const resetAction: Action = {
         output.requestId = before.requestId;
         output.resumed = true;
       } else {
-        const res = await call('ResetInstance', () =>
+        const res = await send('ResetInstance', () =>
           cvm.ResetInstance({ InstanceId: instanceId, ...(imageId ? { ImageId: imageId } : {}) }),
         );
         output.requestId = res.RequestId;
@@ -198,7 +189,7 @@ export const resetAction: Action = {
       if (err instanceof ActionConfigError)
         return { ok: false, retryable: false, detail: err.message, output };
       const e =
-        err instanceof CvmCallError ? err : new CvmCallError(`reset: ${(err as Error).message}`, true);
+        err instanceof CloudCallError ? err : new CloudCallError(`reset: ${(err as Error).message}`, true);
       return {
         ok: false,
         retryable: e.retryable,

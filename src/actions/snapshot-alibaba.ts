@@ -1,11 +1,10 @@
 // The Alibaba half of the `snapshot` action (snapshot.ts): the official ECS SDK, loaded only when a
 // step snapshots on Alibaba.
-import { setTimeout as sleep } from 'node:timers/promises';
 import EcsModule, * as $Ecs from '@alicloud/ecs20140526';
 import * as $Core from '@alicloud/openapi-core';
 import { parseDuration } from '../core/time.js';
 import type { ActionContext } from './action.js';
-import { call, CloudCallError, cloudCredentials } from './cloud-common.js';
+import { call, CloudCallError, cloudCredentials, pollUntil } from './cloud-common.js';
 import { clientToken, snapshotName, type Made } from './snapshot.js';
 
 // The package is CommonJS with its client as `exports.default`: Node's ESM import gives the
@@ -65,7 +64,7 @@ async function waitForSnapshots(
   intervalMs: number,
 ) {
   const ids = made.map((m) => m.snapshotId);
-  for (;;) {
+  await pollUntil(ctx, intervalMs, 'the snapshots to complete', async () => {
     const res = await call('DescribeSnapshots', () =>
       ecs.describeSnapshots(
         new $Ecs.DescribeSnapshotsRequest({
@@ -79,10 +78,8 @@ async function waitForSnapshots(
     for (const m of made) m.status = status.get(m.snapshotId) ?? m.status;
     if (made.some((m) => m.status === 'failed'))
       throw new CloudCallError('DescribeSnapshots: a snapshot failed', false, 'SnapshotFailed');
-    if (made.every((m) => m.status === 'accomplished')) return;
-    await sleep(intervalMs, undefined, { signal: ctx.signal }).catch(() => {});
-    if (ctx.signal.aborted) throw new CloudCallError('gave up waiting for the snapshots to complete', true);
-  }
+    return made.every((m) => m.status === 'accomplished') || undefined;
+  });
 }
 
 /** Alibaba ECS: DescribeDisks, then CreateSnapshot per disk with a ClientToken; throws CloudCallError. */

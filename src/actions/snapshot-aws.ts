@@ -4,7 +4,6 @@
 // (`forewarn:run`), and a retry first looks for snapshots carrying it: a call that reached AWS but
 // whose answer was lost is not repeated. Optionally waits until every snapshot is `completed`.
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateSnapshotsCommand,
   DescribeSnapshotsCommand,
@@ -14,7 +13,7 @@ import {
 import { parseDuration } from '../core/time.js';
 import { redact } from '../hub/redact.js';
 import type { ActionContext } from './action.js';
-import { CloudCallError, cloudCredentials, retryableCode } from './cloud-common.js';
+import { call, CloudCallError, cloudCredentials, pollUntil, retryableCode } from './cloud-common.js';
 
 export interface AwsMade {
   diskId: string;
@@ -28,21 +27,20 @@ export function runTag(idempotencyKey: string): string {
   return createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 40);
 }
 
-async function send<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-    const status = e.$metadata?.httpStatusCode;
-    // An answer from AWS names its error; without one (no status) it is a network error.
-    const code = status !== undefined ? e.name : undefined;
-    throw new CloudCallError(
-      `${name}: ${code ? `${code}: ` : ''}${redact((e.message ?? String(err)).slice(0, 300))}`,
-      retryableCode(code, status),
-      code,
-    );
-  }
+/** An AWS SDK error → its code, and whether a retry can help. */
+function awsError(name: string, err: unknown): CloudCallError {
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  // An answer from AWS names its error; without one (no status) it is a network error.
+  const code = status !== undefined ? e.name : undefined;
+  return new CloudCallError(
+    `${name}: ${code ? `${code}: ` : ''}${redact((e.message ?? String(err)).slice(0, 300))}`,
+    retryableCode(code, status),
+    code,
+  );
 }
+
+const send = <T>(name: string, fn: () => Promise<T>) => call(name, fn, awsError);
 
 function ec2Client(params: Record<string, unknown>, region: string): EC2Client {
   const key = cloudCredentials('aws', params.credentials);
@@ -117,7 +115,7 @@ export async function snapshotOnAws(
       throw new CloudCallError(`CreateSnapshots: ${target.instanceId} has no volumes`, false);
     if (params.wait !== true) return;
     const interval = parseDuration((params.pollInterval as string | undefined) ?? '5s');
-    for (;;) {
+    await pollUntil(ctx, interval, 'the snapshots to complete', async () => {
       const res = await send('DescribeSnapshots', () =>
         ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: made.map((m) => m.snapshotId) })),
       );
@@ -125,10 +123,8 @@ export async function snapshotOnAws(
       for (const m of made) m.status = state.get(m.snapshotId) ?? m.status;
       if (made.some((m) => m.status === 'error'))
         throw new CloudCallError('DescribeSnapshots: a snapshot failed', false, 'SnapshotError');
-      if (made.every((m) => m.status === 'completed')) return;
-      await sleep(interval, undefined, { signal: ctx.signal }).catch(() => {});
-      if (ctx.signal.aborted) throw new CloudCallError('gave up waiting for the snapshots to complete', true);
-    }
+      return made.every((m) => m.status === 'completed') || undefined;
+    });
   } finally {
     ec2.destroy();
   }

@@ -13,7 +13,7 @@ import { parseDuration } from '../core/time.js';
 import { redact } from '../hub/redact.js';
 import { ActionConfigError, type ActionContext } from './action.js';
 import { EnvTokenCredential } from './azure-credential.js';
-import { CloudCallError, isBareHost } from './cloud-common.js';
+import { call, CloudCallError, isBareHost } from './cloud-common.js';
 
 export interface AzureMade {
   diskId: string;
@@ -82,13 +82,7 @@ function armError(call: string, err: unknown): CloudCallError {
   );
 }
 
-async function send<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw armError(name, err);
-  }
-}
+const send = <T>(name: string, fn: () => Promise<T>) => call(name, fn, armError);
 
 /** Snapshots every managed disk of the VM; pushes what it made into `made` as it goes. */
 export async function snapshotOnAzure(
