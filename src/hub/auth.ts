@@ -1,7 +1,8 @@
 // Who is calling. Agents hold a token bound to their VM (listed, or derived from a secret so a
 // fleet needs no list); operators hold role tokens; Event Grid publishers use a topic key
 // (aeg-sas-key) or a SAS token. Comparisons are constant-time; no secret is ever logged.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { sameSecret } from '../core/same-secret.js';
 import { parseLegacyEventTime } from '../core/time.js';
 
 export type Role = 'read' | 'operate' | 'admin';
@@ -26,12 +27,6 @@ export function roleAllows(role: Role, needed: Role): boolean {
   return ROLE_RANK[role] >= ROLE_RANK[needed];
 }
 
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 export function deriveAgentToken(secret: string, vm: string): string {
   return `fwa.${vm}.${createHmac('sha256', secret).update(vm).digest('base64url')}`;
 }
@@ -51,9 +46,9 @@ export class Authenticator {
 
   private agentToken(secret: string, vm: string, given: string): boolean {
     const known = this.derived.get(vm);
-    if (known !== undefined) return same(known, given);
+    if (known !== undefined) return sameSecret(known, given);
     const expected = deriveAgentToken(secret, vm);
-    if (!same(expected, given)) return false;
+    if (!sameSecret(expected, given)) return false;
     if (this.derived.size >= KNOWN_AGENTS) this.derived.delete(this.derived.keys().next().value!);
     this.derived.set(vm, expected);
     return true;
@@ -63,8 +58,9 @@ export class Authenticator {
   bearer(token: string | undefined): Principal | undefined {
     if (!token) return undefined;
     for (const o of this.config.operators ?? [])
-      if (same(o.token, token)) return { kind: 'operator', name: o.name, role: o.role };
-    for (const a of this.config.agents ?? []) if (same(a.token, token)) return { kind: 'agent', vm: a.vm };
+      if (sameSecret(o.token, token)) return { kind: 'operator', name: o.name, role: o.role };
+    for (const a of this.config.agents ?? [])
+      if (sameSecret(a.token, token)) return { kind: 'agent', vm: a.vm };
     if (this.config.agentSecret && token.startsWith('fwa.')) {
       const dot = token.lastIndexOf('.');
       const vm = token.slice(4, dot);
@@ -90,7 +86,7 @@ export class Authenticator {
       query.get('aeg-sas-key') ??
       undefined;
     if (key) {
-      const k = (this.config.eventGridKeys ?? []).find((x) => same(x.key, key));
+      const k = (this.config.eventGridKeys ?? []).find((x) => sameSecret(x.key, key));
       return k ? { kind: 'eventgrid', key: k.name } : undefined;
     }
     const auth = typeof headers.authorization === 'string' ? headers.authorization : '';
@@ -116,7 +112,7 @@ export class Authenticator {
       query.get('secret') ??
       undefined;
     if (!given) return undefined;
-    return (this.config.pushSecrets ?? []).find((x) => same(x.secret, given))?.name;
+    return (this.config.pushSecrets ?? []).find((x) => sameSecret(x.secret, given))?.name;
   }
 
   /**
@@ -139,7 +135,7 @@ export class Authenticator {
     const signed = `r=${encodeURIComponent(r)}&e=${encodeURIComponent(e)}`;
     for (const k of this.config.eventGridKeys ?? []) {
       const expected = createHmac('sha256', Buffer.from(k.key, 'base64')).update(signed).digest('base64');
-      if (same(expected, s)) return { kind: 'eventgrid', key: k.name };
+      if (sameSecret(expected, s)) return { kind: 'eventgrid', key: k.name };
     }
     return undefined;
   }

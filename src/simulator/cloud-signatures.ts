@@ -8,7 +8,8 @@
 // - Tencent TC3-HMAC-SHA256: a key derived from the date and service, over the method, path,
 //   query, content-type and host (the host name, no port) and the body's SHA-256.
 // Each returns undefined when the signature holds, else the cloud's error code and message.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { sameSecret } from '../core/same-secret.js';
 
 export interface SignatureProblem {
   code: string;
@@ -18,12 +19,8 @@ export interface SignatureProblem {
 export type SecretLookup = (keyId: string) => string | undefined;
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
+/** One step of TC3's and SigV4's signing-key derivation chains. */
+const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
 
 /** Alibaba's percent-encoding (RFC 3986: also ! ' ( ) *). */
 export function acsEncode(value: string): string {
@@ -81,7 +78,7 @@ export function verifyAcs3(req: SignedRequest, secretOf: SecretLookup): Signatur
   const canonical = [req.method, path, query, canonicalHeaders, signedHeaders, payloadHash].join('\n');
   const toSign = `ACS3-HMAC-SHA256\n${sha256(canonical)}`;
   const expected = createHmac('sha256', secret).update(toSign).digest('hex');
-  if (!same(expected, signature))
+  if (!sameSecret(expected, signature))
     return {
       code: 'SignatureDoesNotMatch',
       message: 'Specified signature is not matched with our calculation.',
@@ -110,7 +107,7 @@ export function verifyAcsRpc(
     .join('&');
   const toSign = `${method}&${acsEncode('/')}&${acsEncode(canonical)}`;
   const expected = createHmac('sha1', `${secret}&`).update(toSign).digest('base64');
-  if (!signature || !same(expected, signature))
+  if (!signature || !sameSecret(expected, signature))
     return {
       code: 'SignatureDoesNotMatch',
       message: 'Specified signature is not matched with our calculation.',
@@ -168,10 +165,9 @@ export function verifyTc3(
     `${date}/${service}/tc3_request`,
     sha256(canonical),
   ].join('\n');
-  const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
   const kSigning = hmac(hmac(hmac(`TC3${secret}`, date!), service), 'tc3_request');
   const expected = createHmac('sha256', kSigning).update(toSign).digest('hex');
-  if (!same(expected, signature!))
+  if (!sameSecret(expected, signature!))
     return {
       code: 'AuthFailure.SignatureFailure',
       message: 'The provided credentials could not be validated. Please check your signature is correct.',
@@ -229,10 +225,9 @@ export function verifySigV4(
   const canonical = [req.method, path, query, canonicalHeaders, signedHeaders, payloadHash].join('\n');
   const scope = `${date}/${region}/${service}/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
-  const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
   const kSigning = hmac(hmac(hmac(hmac(`AWS4${secret}`, date!), region!), service), 'aws4_request');
   const expected = createHmac('sha256', kSigning).update(toSign).digest('hex');
-  if (!same(expected, signature!))
+  if (!sameSecret(expected, signature!))
     return {
       code: 'SignatureDoesNotMatch',
       message: 'The request signature we calculated does not match the signature you provided.',
