@@ -5,7 +5,7 @@
 // token fails for good with ARM's code; nothing is snapshotted.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SIM_CLOUD_KEYS } from '../../src/simulator/cloud-inventory.js';
 import { tempDir } from '../helpers/agent.js';
 import { READER, startHub, type TestHub } from '../helpers/hub.js';
@@ -13,8 +13,6 @@ import { cloudEvent, maintenance, publishOne } from '../helpers/hub-publish.js';
 import { startSim, type TestSim } from '../helpers/sim.js';
 import { waitFor } from '../helpers/wait.js';
 
-const ENV = ['AZURE_ACCESS_TOKEN', 'AZURE_ACCESS_TOKEN_FILE', 'AZURE_SUBSCRIPTION_ID'];
-const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
 let t: TestSim;
 let h: TestHub | undefined;
 beforeEach(async () => {
@@ -22,21 +20,19 @@ beforeEach(async () => {
   // The token as a sidecar would leave it: in a file.
   const tokenFile = join(tempDir(), 'arm-token');
   writeFileSync(tokenFile, `${SIM_CLOUD_KEYS.arm.secret}\n`);
-  process.env.AZURE_ACCESS_TOKEN_FILE = tokenFile;
-  delete process.env.AZURE_ACCESS_TOKEN;
+  vi.stubEnv('AZURE_ACCESS_TOKEN_FILE', tokenFile);
+  vi.stubEnv('AZURE_ACCESS_TOKEN', undefined);
 });
 afterEach(async () => {
   await h?.close();
   await t.close();
   h = undefined;
-  for (const k of ENV)
-    if (saved[k] === undefined) delete process.env[k];
-    else process.env[k] = saved[k];
+  vi.unstubAllEnvs();
 });
 
 async function setup(withExtra: Record<string, unknown> = {}) {
   const vm = t.sim.controller.fleet.add({ name: 'az-01' });
-  process.env.AZURE_SUBSCRIPTION_ID = vm.subscriptionId;
+  vi.stubEnv('AZURE_SUBSCRIPTION_ID', vm.subscriptionId);
   await t.control('PUT', '/cloud/vms/az-01/disks', { dataDisks: 2 });
   await t.control('PATCH', '/config', { timeScale: 1000 });
   h = await startHub({
@@ -144,7 +140,7 @@ describe('Azure: a scheduled reboot → a snapshot of every managed disk', () =>
   });
 
   it('a bad token fails at once with InvalidAuthenticationToken; nothing is snapshotted', async () => {
-    process.env.AZURE_ACCESS_TOKEN = 'not-the-token';
+    vi.stubEnv('AZURE_ACCESS_TOKEN', 'not-the-token');
     const { key } = await setup();
     const step = await finished(key);
     expect(step.status).toBe('dead');
@@ -158,7 +154,7 @@ describe('Azure: a scheduled reboot → a snapshot of every managed disk', () =>
   });
 
   it('no credential configured fails without a retry, saying which variables to set', async () => {
-    delete process.env.AZURE_ACCESS_TOKEN_FILE;
+    vi.stubEnv('AZURE_ACCESS_TOKEN_FILE', undefined);
     const { key } = await setup();
     const step = await finished(key);
     expect(step.status).toBe('dead');

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadHubConfig } from '../../src/hub/config.js';
 import type { RuleT } from '../../src/hub/rules.js';
 import { alibabaInstanceId } from '../../src/simulator/alibaba-metadata.js';
@@ -22,39 +22,27 @@ import { startSim, type TestSim } from '../helpers/sim.js';
 import { waitFor } from '../helpers/wait.js';
 
 const PUSH_SECRET = 'cloudmonitor-push-secret-0123';
-const ENV = [
-  'ALIBABA_CLOUD_ACCESS_KEY_ID',
-  'ALIBABA_CLOUD_ACCESS_KEY_SECRET',
-  'ALIBABA_CLOUD_ACCESS_KEY_SECRET_FILE',
-  'TENCENTCLOUD_SECRET_ID',
-  'TENCENTCLOUD_SECRET_KEY',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-];
 let t: TestSim;
 let h: TestHub | undefined;
-const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
 beforeEach(async () => {
   t = await startSim();
   // Access keys as an operator sets them: an id in the environment, the secret in a file.
   const secretFile = join(tempDir(), 'ak-secret');
   writeFileSync(secretFile, `${SIM_CLOUD_KEYS.ecs.secret}\n`);
-  process.env.ALIBABA_CLOUD_ACCESS_KEY_ID = SIM_CLOUD_KEYS.ecs.id;
-  process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET_FILE = secretFile;
-  delete process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
-  process.env.TENCENTCLOUD_SECRET_ID = SIM_CLOUD_KEYS.cvm.id;
-  process.env.TENCENTCLOUD_SECRET_KEY = SIM_CLOUD_KEYS.cvm.secret;
-  process.env.AWS_ACCESS_KEY_ID = SIM_CLOUD_KEYS.ec2.id;
-  process.env.AWS_SECRET_ACCESS_KEY = SIM_CLOUD_KEYS.ec2.secret;
+  vi.stubEnv('ALIBABA_CLOUD_ACCESS_KEY_ID', SIM_CLOUD_KEYS.ecs.id);
+  vi.stubEnv('ALIBABA_CLOUD_ACCESS_KEY_SECRET_FILE', secretFile);
+  vi.stubEnv('ALIBABA_CLOUD_ACCESS_KEY_SECRET', undefined);
+  vi.stubEnv('TENCENTCLOUD_SECRET_ID', SIM_CLOUD_KEYS.cvm.id);
+  vi.stubEnv('TENCENTCLOUD_SECRET_KEY', SIM_CLOUD_KEYS.cvm.secret);
+  vi.stubEnv('AWS_ACCESS_KEY_ID', SIM_CLOUD_KEYS.ec2.id);
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', SIM_CLOUD_KEYS.ec2.secret);
 });
 afterEach(async () => {
   await t.sim.context.pusher.idle();
   await h?.close();
   await t.close();
   h = undefined;
-  for (const k of ENV)
-    if (saved[k] === undefined) delete process.env[k];
-    else process.env[k] = saved[k];
+  vi.unstubAllEnvs();
 });
 
 async function stepsOf(eventKey: string) {
@@ -314,7 +302,7 @@ describe('Tencent: a rule → ResetInstance', () => {
   });
 
   it('a forged key fails for good with AuthFailure.SignatureFailure; nothing is reinstalled', async () => {
-    process.env.TENCENTCLOUD_SECRET_KEY = 'forged-secret-key';
+    vi.stubEnv('TENCENTCLOUD_SECRET_KEY', 'forged-secret-key');
     const { key } = await setup();
     const step = await finished(key);
     expect(step.status).toBe('dead');
@@ -331,14 +319,14 @@ describe('Tencent: a rule → ResetInstance', () => {
   });
 
   it('an unknown key id and a missing credential fail without a retry', async () => {
-    process.env.TENCENTCLOUD_SECRET_ID = 'AKIDnobody';
+    vi.stubEnv('TENCENTCLOUD_SECRET_ID', 'AKIDnobody');
     const { key } = await setup();
     const step = await finished(key);
     expect(step.attempts[0]).toMatchObject({
       retryable: false,
       output: { code: 'AuthFailure.SecretIdNotFound' },
     });
-    delete process.env.TENCENTCLOUD_SECRET_ID;
+    vi.stubEnv('TENCENTCLOUD_SECRET_ID', undefined);
     await h!.close();
     h = undefined;
     await t.sim.controller.reset({ fleet: true });

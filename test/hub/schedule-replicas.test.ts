@@ -7,17 +7,14 @@ import { READER, startHub, type TestHub } from '../helpers/hub.js';
 import { dropSchema, PG_URL, pgQuery, postgresOrSkip, uniqueSchema } from '../helpers/postgres.js';
 import { startRawReceiver, type RawReceiver } from '../helpers/raw-receiver.js';
 import { waitFor } from '../helpers/wait.js';
+import { testClock } from '../helpers/clock.js';
 
 const ready = await postgresOrSkip();
 
 let hubs: TestHub[] = [];
 let rx: RawReceiver;
 let schema: string;
-let offset = 0;
-const now = () => Date.now() + offset;
-const setClock = (iso: string) => {
-  offset = Date.parse(iso) - Date.now();
-};
+const { now, set: setClock } = testClock(new Date().toISOString());
 
 const replica = async () =>
   startHub({

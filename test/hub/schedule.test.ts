@@ -17,17 +17,7 @@ import { cloudEvent, maintenance, publishOne } from '../helpers/hub-publish.js';
 import { dropSchema, PG_URL, uniqueSchema } from '../helpers/postgres.js';
 import { startRawReceiver, type RawReceiver } from '../helpers/raw-receiver.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** A clock the test sets; it keeps running at real speed from where it was set. */
-function testClock(start: string) {
-  let offset = Date.parse(start) - Date.now();
-  return {
-    now: () => Date.now() + offset,
-    set(iso: string) {
-      offset = Date.parse(iso) - Date.now();
-    },
-  };
-}
+import { testClock } from '../helpers/clock.js';
 
 /** A store that outlives a hub (restart tests): a SQLite file, or a PostgreSQL schema. */
 function durableStore() {

@@ -7,7 +7,7 @@
 // first one's finished (ordering in the simulator's record, not timing).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadHubConfig } from '../../src/hub/config.js';
 import type { RuleT } from '../../src/hub/rules.js';
 import { SIM_CLOUD_KEYS } from '../../src/simulator/cloud-inventory.js';
@@ -16,9 +16,8 @@ import { tempDir } from '../helpers/agent.js';
 import { READER, startHub, type TestHub } from '../helpers/hub.js';
 import { startSim, type TestSim } from '../helpers/sim.js';
 import { waitFor } from '../helpers/wait.js';
+import { testClock } from '../helpers/clock.js';
 
-const ENV = ['TENCENTCLOUD_SECRET_ID', 'TENCENTCLOUD_SECRET_KEY', 'TENCENTCLOUD_SECRET_KEY_FILE'];
-const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
 let t: TestSim;
 let h: TestHub | undefined;
 beforeEach(async () => {
@@ -26,29 +25,16 @@ beforeEach(async () => {
   // As the example's README says: the id in the environment, the key in a file.
   const keyFile = join(tempDir(), 'tc-secret-key');
   writeFileSync(keyFile, `${SIM_CLOUD_KEYS.cvm.secret}\n`);
-  process.env.TENCENTCLOUD_SECRET_ID = SIM_CLOUD_KEYS.cvm.id;
-  process.env.TENCENTCLOUD_SECRET_KEY_FILE = keyFile;
-  delete process.env.TENCENTCLOUD_SECRET_KEY;
+  vi.stubEnv('TENCENTCLOUD_SECRET_ID', SIM_CLOUD_KEYS.cvm.id);
+  vi.stubEnv('TENCENTCLOUD_SECRET_KEY_FILE', keyFile);
+  vi.stubEnv('TENCENTCLOUD_SECRET_KEY', undefined);
 });
 afterEach(async () => {
   await h?.close();
   await t.close();
   h = undefined;
-  for (const k of ENV)
-    if (saved[k] === undefined) delete process.env[k];
-    else process.env[k] = saved[k];
+  vi.unstubAllEnvs();
 });
-
-/** A clock the test sets; it keeps running at real speed from where it was set. */
-function testClock(start: string) {
-  let offset = Date.parse(start) - Date.now();
-  return {
-    now: () => Date.now() + offset,
-    set(iso: string) {
-      offset = Date.parse(iso) - Date.now();
-    },
-  };
-}
 
 describe('examples/tencent-nightly-reimage: a cron rule → ResetInstance every night', () => {
   it('reinstalls each build server once per night at 03:00 Shanghai time, one at a time', async () => {

@@ -4,7 +4,7 @@
 // endpoint, the bearer check, ARM's error shape, and faults.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { armClient } from '../../src/actions/snapshot-azure.js';
 import { SIM_AZURE_CLIENT } from '../../src/simulator/arm-api.js';
 import { SIM_CLOUD_KEYS } from '../../src/simulator/cloud-inventory.js';
@@ -21,20 +21,17 @@ const ENV = [
   'AZURE_CLIENT_SECRET_FILE',
   'AZURE_AUTHORITY_HOST',
 ];
-const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
 let t: TestSim;
 let vm: SimVm;
 beforeEach(async () => {
   t = await startSim();
   vm = t.sim.controller.fleet.add({ name: 'az-01' });
-  for (const k of ENV) delete process.env[k];
-  process.env.AZURE_ACCESS_TOKEN = SIM_CLOUD_KEYS.arm.secret;
+  for (const k of ENV) vi.stubEnv(k, undefined);
+  vi.stubEnv('AZURE_ACCESS_TOKEN', SIM_CLOUD_KEYS.arm.secret);
 });
 afterEach(async () => {
   await t.close();
-  for (const k of ENV)
-    if (saved[k] === undefined) delete process.env[k];
-    else process.env[k] = saved[k];
+  vi.unstubAllEnvs();
 });
 
 const arm = () => armClient({ endpoint: t.url }, vm.subscriptionId);
@@ -88,23 +85,21 @@ describe('ARM through @azure/arm-compute', () => {
   });
 
   it('gets a token for a service principal’s client secret, and refuses a wrong one', async () => {
-    delete process.env.AZURE_ACCESS_TOKEN;
+    vi.stubEnv('AZURE_ACCESS_TOKEN', undefined);
     const secretFile = join(tempDir(), 'client-secret');
     writeFileSync(secretFile, `${SIM_AZURE_CLIENT.clientSecret}\n`);
-    Object.assign(process.env, {
-      AZURE_TENANT_ID: SIM_AZURE_CLIENT.tenantId,
-      AZURE_CLIENT_ID: SIM_AZURE_CLIENT.clientId,
-      AZURE_CLIENT_SECRET_FILE: secretFile,
-      AZURE_AUTHORITY_HOST: t.url,
-    });
+    vi.stubEnv('AZURE_TENANT_ID', SIM_AZURE_CLIENT.tenantId);
+    vi.stubEnv('AZURE_CLIENT_ID', SIM_AZURE_CLIENT.clientId);
+    vi.stubEnv('AZURE_CLIENT_SECRET_FILE', secretFile);
+    vi.stubEnv('AZURE_AUTHORITY_HOST', t.url);
     expect((await arm().virtualMachines.get(vm.resourceGroup, 'az-01')).name).toBe('az-01');
     writeFileSync(secretFile, 'wrong-secret\n');
     expect(await caught(arm().virtualMachines.get(vm.resourceGroup, 'az-01'))).toMatchObject({
       statusCode: 401,
       code: 'invalid_client',
     });
-    delete process.env.AZURE_CLIENT_SECRET_FILE;
-    delete process.env.AZURE_TENANT_ID;
+    vi.stubEnv('AZURE_CLIENT_SECRET_FILE', undefined);
+    vi.stubEnv('AZURE_TENANT_ID', undefined);
     expect(() => arm()).toThrow(/AZURE_ACCESS_TOKEN/);
   });
 
