@@ -15,27 +15,23 @@ export interface DrillEntry {
   run(quick: boolean): Promise<DrillResult & { table?: string[] }>;
 }
 
+/** Drill 6 on one store: the same kills and wave sizes on either. */
+function killDrill(store: 'sqlite' | 'postgres', label: string): DrillEntry {
+  return {
+    name: `kill-9-${store}`,
+    what: `6. kill -9 the hub (${label}) at random points of a wave, 10 times`,
+    run: (quick) =>
+      killHubDrill(
+        quick
+          ? { store, kills: 3, vms: 10, eventsPerVm: 20, steps: 2 }
+          : { store, kills: 10, vms: 40, eventsPerVm: 50, steps: 2 },
+      ),
+  };
+}
+
 export const DRILLS: DrillEntry[] = [
-  {
-    name: 'kill-9-sqlite',
-    what: '6. kill -9 the hub (SQLite) at random points of a wave, 10 times',
-    run: (quick) =>
-      killHubDrill(
-        quick
-          ? { store: 'sqlite', kills: 3, vms: 10, eventsPerVm: 20, steps: 2 }
-          : { store: 'sqlite', kills: 10, vms: 40, eventsPerVm: 50, steps: 2 },
-      ),
-  },
-  {
-    name: 'kill-9-postgres',
-    what: '6. kill -9 the hub (PostgreSQL) at random points of a wave, 10 times',
-    run: (quick) =>
-      killHubDrill(
-        quick
-          ? { store: 'postgres', kills: 3, vms: 10, eventsPerVm: 20, steps: 2 }
-          : { store: 'postgres', kills: 10, vms: 40, eventsPerVm: 50, steps: 2 },
-      ),
-  },
+  killDrill('sqlite', 'SQLite'),
+  killDrill('postgres', 'PostgreSQL'),
   {
     name: 'hub-outage',
     what: '7. the hub unreachable for 10 minutes (time-scaled) during a wave',
