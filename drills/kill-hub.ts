@@ -13,7 +13,7 @@ import { deriveAgentToken } from '../src/hub/auth.js';
 import { tempDir } from '../test/helpers/agent.js';
 import { startHubProcess, type HubProcess } from '../test/helpers/hub-process.js';
 import { writeWaveConfig } from '../test/helpers/hub-wave.js';
-import { cloudEvent, maintenance, publishBatch } from '../test/helpers/hub-publish.js';
+import { cloudEvent, maintenance, publishUntilAccepted } from '../test/helpers/hub-publish.js';
 import { dropSchema, PG_URL, pgQuery, postgresMissing, uniqueSchema } from '../test/helpers/postgres.js';
 import { startRawReceiver, type RawReceiver } from '../test/helpers/raw-receiver.js';
 import { seededRandom } from '../test/helpers/sim.js';
@@ -166,16 +166,8 @@ export async function killHubDrill(o: KillHubOptions): Promise<DrillResult> {
           const events = Array.from({ length: count }, (_, j) =>
             cloudEvent(maintenance(vm, { eventId: `EV-${vm}-${round * BATCH + j}` })),
           );
-          for (;;) {
-            try {
-              const res = await publishBatch(hub, deriveAgentToken(AGENT_SECRET, vm), events);
-              if (res.status === 200) break;
-            } catch {
-              // the hub died under us
-            }
-            resent++;
-            await sleep(50);
-          }
+          // Whichever hub process is up at each try (a restart replaces `hub`).
+          resent += await publishUntilAccepted(() => hub, deriveAgentToken(AGENT_SECRET, vm), events);
           published += count;
         }
       }

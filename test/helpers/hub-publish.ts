@@ -1,6 +1,7 @@
 // Builds what publishers send a hub (forewarn CloudEvents, Event Grid events, SAS tokens) and
 // reads what the hub stored, for the hub's ingest, rules and restart tests.
 import { createHmac, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { vmSource } from '../../src/core/transition.js';
 import { PostgresStore } from '../../src/store/postgres.js';
@@ -87,6 +88,25 @@ export function publishBatch(h: Pick<TestHub, 'url'>, token: string, events: unk
     'content-type': 'application/cloudevents-batch+json; charset=utf-8',
     authorization: `Bearer ${token}`,
   });
+}
+
+/**
+ * Publishes a batch until a hub answers 200, as an agent's outbox does while hubs are killed under
+ * it; `target(attempt)` picks the hub for each try. Resolves with how many tries failed.
+ */
+export async function publishUntilAccepted(
+  target: (attempt: number) => Pick<TestHub, 'url'>,
+  token: string,
+  events: unknown[],
+): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if ((await publishBatch(target(attempt), token, events)).status === 200) return attempt;
+    } catch {
+      // the hub died under us
+    }
+    await sleep(50);
+  }
 }
 
 /** Publishes one CloudEvent in structured mode. */

@@ -9,7 +9,7 @@ import { deriveAgentToken } from '../../src/hub/auth.js';
 import { tempDir } from '../helpers/agent.js';
 import { startHubProcess, type HubProcess } from '../helpers/hub-process.js';
 import { writeWaveConfig } from '../helpers/hub-wave.js';
-import { cloudEvent, maintenance, publishBatch } from '../helpers/hub-publish.js';
+import { cloudEvent, maintenance, publishUntilAccepted } from '../helpers/hub-publish.js';
 import { dropSchema, PG_URL, pgQuery, postgresOrSkip, uniqueSchema } from '../helpers/postgres.js';
 import { startRawReceiver, type RawReceiver } from '../helpers/raw-receiver.js';
 import { waitFor } from '../helpers/wait.js';
@@ -71,18 +71,15 @@ describe.skipIf(!ready)('three hub replicas on PostgreSQL, two killed mid-wave',
           const events = Array.from({ length: 10 }, (_, j) =>
             cloudEvent(maintenance(vm, { eventId: `EV-${vm}-${round * 10 + j}` })),
           );
-          for (let attempt = 0; ; attempt++) {
-            const targets = [...live];
-            const hub = targets[(i + round + attempt) % targets.length]!;
-            try {
-              const res = await publishBatch(hub, deriveAgentToken(AGENT_SECRET, vm), events);
-              if (res.status === 200) break;
-            } catch {
-              // the replica died under us
-            }
-            resent++;
-            await sleep(50);
-          }
+          // Each try to the next live replica, as behind a load balancer.
+          resent += await publishUntilAccepted(
+            (attempt) => {
+              const targets = [...live];
+              return targets[(i + round + attempt) % targets.length]!;
+            },
+            deriveAgentToken(AGENT_SECRET, vm),
+            events,
+          );
           published += events.length;
         }
       }
