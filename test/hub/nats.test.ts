@@ -48,6 +48,29 @@ async function raw(vm: string): Promise<NatsConnection> {
   return nc;
 }
 
+/** A simulator, a hub consuming the stream, and the agent `solo` publishing over NATS. */
+async function simHubAgent(transport: Record<string, unknown> = {}, more: Record<string, unknown> = {}) {
+  const sim: TestSim = await startSim();
+  cleanup.push(() => sim.close());
+  const h = await startHub({ nats: nats.hub() });
+  hub = h;
+  await h.hub.nats!.ready;
+  const agent = startAgent({
+    vm: 'solo',
+    'metadata.url': `${sim.url}/vm/solo`,
+    transport: {
+      kind: 'nats',
+      servers: [nats.url],
+      user: 'solo',
+      password: vmPassword('solo'),
+      ...transport,
+    },
+    ...more,
+  });
+  cleanup.push(() => agent.close());
+  return { sim, hub: h, agent };
+}
+
 const transitionsOf = async (h: TestHub, eventId: string) =>
   ((await eventDetail(h, eventId)).transitions as { transition: string; via: string }[]).map(
     (t) => `${t.transition}:${t.via}`,
@@ -65,16 +88,7 @@ describe.skipIf(!ready)('NATS JetStream transport', () => {
   });
 
   it('simulator → agent → JetStream → hub: every transition stored in order, via nats', async () => {
-    const sim: TestSim = await startSim();
-    cleanup.push(() => sim.close());
-    hub = await startHub({ nats: nats.hub() });
-    await hub.hub.nats!.ready;
-    const agent = startAgent({
-      vm: 'solo',
-      'metadata.url': `${sim.url}/vm/solo`,
-      transport: { kind: 'nats', servers: [nats.url], user: 'solo', password: vmPassword('solo') },
-    });
-    cleanup.push(() => agent.close());
+    const { sim, agent, hub } = await simHubAgent();
     const c = sim.sim.controller;
     const [e] = c.schedule({ type: 'Reboot', targets: { vms: ['solo'] }, notice: '1h' });
     await waitFor(async () => (await transitionsOf(hub!, e!.eventId).catch(() => [])).length === 1, 10_000);
@@ -94,22 +108,7 @@ describe.skipIf(!ready)('NATS JetStream transport', () => {
   });
 
   it('NATS down while the agent observes: the outbox keeps it, and it arrives once NATS is back', async () => {
-    const sim: TestSim = await startSim();
-    cleanup.push(() => sim.close());
-    hub = await startHub({ nats: nats.hub() });
-    await hub.hub.nats!.ready;
-    const agent = startAgent({
-      vm: 'solo',
-      'metadata.url': `${sim.url}/vm/solo`,
-      transport: {
-        kind: 'nats',
-        servers: [nats.url],
-        user: 'solo',
-        password: vmPassword('solo'),
-        timeout: '1s',
-      },
-    });
-    cleanup.push(() => agent.close());
+    const { sim, agent, hub } = await simHubAgent({ timeout: '1s' });
     await nats.stop();
     const [e] = sim.sim.controller.schedule({ type: 'Reboot', targets: { vms: ['solo'] }, notice: '1h' });
     await waitFor(() => (agent.agent.deliveryHealth()?.consecutiveFailures ?? 0) > 0, 10_000);
@@ -121,19 +120,19 @@ describe.skipIf(!ready)('NATS JetStream transport', () => {
   });
 
   it('an agent runs a hub command that came over NATS and its result is recorded', async () => {
-    const sim: TestSim = await startSim();
-    cleanup.push(() => sim.close());
-    hub = await startHub({ nats: nats.hub() });
-    await hub.hub.nats!.ready;
-    const agent = startAgent({
-      vm: 'solo',
-      'metadata.url': `${sim.url}/vm/solo`,
-      transport: { kind: 'nats', servers: [nats.url], user: 'solo', password: vmPassword('solo') },
-      hooks: [
-        { name: 'drain', command: ['/bin/sh', '-c', 'echo drained'], remote: true, on: { transitions: [] } },
-      ],
-    });
-    cleanup.push(() => agent.close());
+    const { hub } = await simHubAgent(
+      {},
+      {
+        hooks: [
+          {
+            name: 'drain',
+            command: ['/bin/sh', '-c', 'echo drained'],
+            remote: true,
+            on: { transitions: [] },
+          },
+        ],
+      },
+    );
     const queued = await hub.api(
       'POST',
       '/api/v1/agents/solo/commands',
